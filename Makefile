@@ -1,0 +1,47 @@
+# imrelay — every target a developer or CI needs. `make check` is exactly
+# what CI runs (.ci/run).
+
+GO        ?= go
+WASMFLAGS := -trimpath -buildvcs=false -buildmode=c-shared -ldflags='-s -w -buildid='
+# Every folder with a main.go that becomes a .wasm: the plugins and the host's
+# fixture modules. Each builds to <folder>/<folder name>.wasm.
+WASM_DIRS := $(sort $(dir $(wildcard plugins/*/main.go proxy/wasmhost/testdata/*/main.go)))
+
+.PHONY: run test check plugins plugins-check fmt vet tidy-check bench fuzz
+
+run:
+	$(GO) run ./cmd/imrelay serve
+
+test:
+	$(GO) test -race -shuffle=on ./...
+
+plugins:
+	@set -e; for d in $(WASM_DIRS); do \
+		name=$$(basename $$d); \
+		echo "wasm $$d$$name.wasm"; \
+		(cd $$d && GOOS=wasip1 GOARCH=wasm $(GO) build $(WASMFLAGS) -o $$name.wasm .); \
+	done
+
+# Rebuilds every module and fails if any differs from what is committed.
+plugins-check: plugins
+	@git diff --exit-code --stat -- '*.wasm' || { echo "built .wasm files differ from the committed ones: run 'make plugins' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- '*.wasm')" || { git status --porcelain -- '*.wasm'; echo "uncommitted .wasm files: run 'make plugins' and commit"; exit 1; }
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+
+tidy-check:
+	@tmp=$$(mktemp -d); cp go.mod go.sum $$tmp/; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then git --no-pager diff -- go.mod go.sum; cp $$tmp/go.mod $$tmp/go.sum .; echo "go.mod/go.sum not tidy: run 'go mod tidy'"; exit 1; fi
+
+check: fmt vet tidy-check plugins-check test
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	@echo "no fuzz targets yet"
