@@ -3,9 +3,10 @@
 
 GO        ?= go
 WASMFLAGS := -trimpath -buildvcs=false -buildmode=c-shared -ldflags='-s -w -buildid='
-# Every folder with a main.go that becomes a .wasm: the plugins and the host's
-# fixture modules. Each builds to <folder>/<folder name>.wasm.
-WASM_DIRS := $(sort $(dir $(wildcard plugins/*/main.go proxy/wasmhost/testdata/*/main.go)))
+# Every folder with a main.go that becomes a .wasm: the plugins, the host's
+# fixture modules and the SDK's (sdk/bench). Each builds to
+# <folder>/<folder name>.wasm.
+WASM_DIRS := $(sort $(dir $(wildcard plugins/*/main.go proxy/wasmhost/testdata/*/main.go sdk/*/testdata/*/main.go)))
 
 .PHONY: run test check plugins plugins-check fmt vet tidy-check bench fuzz
 

@@ -4,7 +4,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/imrelay/imrelay/sdk/abi"
 	"github.com/tidwall/gjson"
 )
 
@@ -138,7 +137,7 @@ func (j *JSON) End() *JSON {
 // Key writes an object key; the next call writes its value.
 func (j *JSON) Key(k string) *JSON {
 	j.sep()
-	j.buf = abi.AppendJSONString(j.buf, k)
+	j.buf = appendString(j.buf, k)
 	j.buf = append(j.buf, ':')
 	j.afterKey = true
 	return j
@@ -147,14 +146,14 @@ func (j *JSON) Key(k string) *JSON {
 // String writes a string value.
 func (j *JSON) String(s string) *JSON {
 	j.sep()
-	j.buf = abi.AppendJSONString(j.buf, s)
+	j.buf = appendString(j.buf, s)
 	return j
 }
 
 // StringBytes writes a string value from bytes.
 func (j *JSON) StringBytes(b []byte) *JSON {
 	j.sep()
-	j.buf = abi.AppendJSONString(j.buf, bytesToString(b))
+	j.buf = appendString(j.buf, bytesToString(b))
 	return j
 }
 
@@ -233,7 +232,7 @@ func (j *JSON) RawString(v string) *JSON {
 // null, so the output stays a valid document whatever the client sent.
 func (j *JSON) Value(r gjson.Result) *JSON {
 	j.sep()
-	if r.Raw == "" || !gjson.Valid(r.Raw) {
+	if !validValue(r.Raw) {
 		j.buf = append(j.buf, "null"...)
 		return j
 	}
@@ -327,4 +326,101 @@ func isEmptyValue(r gjson.Result) bool {
 		}
 	}
 	return false
+}
+
+// validValue reports whether raw is exactly one valid JSON value. Strings,
+// numbers and literals, the values copied most, are checked by the short
+// loops below; objects and arrays by gjson.Valid.
+func validValue(raw string) bool {
+	if raw == "" {
+		return false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		return validString(raw)
+	case c == '-' || c >= '0' && c <= '9':
+		return validNumber(raw)
+	case c == 't':
+		return raw == "true"
+	case c == 'f':
+		return raw == "false"
+	case c == 'n':
+		return raw == "null"
+	case c == '{' || c == '[':
+		return gjson.Valid(raw)
+	}
+	return false
+}
+
+// validString reports whether raw is one JSON string: quoted, no control
+// characters, only valid escapes.
+func validString(raw string) bool {
+	n := len(raw) - 1
+	if n < 1 || raw[0] != '"' || raw[n] != '"' {
+		return false
+	}
+	for i := 1; i < n; i++ {
+		c := raw[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		if c != '\\' || i+1 >= n {
+			return false // a control character, a bare quote, or a lone backslash
+		}
+		i++
+		switch raw[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if i+4 >= n {
+				return false
+			}
+			for _, h := range []byte(raw[i+1 : i+5]) {
+				if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+					return false
+				}
+			}
+			i += 4
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validNumber reports whether raw is one JSON number:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(raw string) bool {
+	i := 0
+	if raw[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(raw) && raw[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(raw) && raw[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
+		i++
+		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(raw)
 }

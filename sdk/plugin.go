@@ -6,15 +6,39 @@
 //	func init() { sdk.RegisterCodec(myCodec{}) }
 //	func main() {}
 //
-// Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared, the SDK provides
-// every export of ABI v1 (sdk/abi): the input buffer, the packed results, the
-// version marker, error documents, and a runtime.Gosched() before each export
-// returns so the guest's garbage collector keeps up. Built natively, the same
-// code runs through Dispatch, which is how sdk/sdktest runs a plugin's cases
-// natively and then against its .wasm.
+// Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared (`make plugins`),
+// the SDK provides every export of ABI v1, documented in package
+// github.com/imrelay/imrelay/sdk/abi: the version and kind markers, the
+// guest-owned input buffer (grown when needed, reused across calls),
+// imrelay_init (which runs Init with the plugin's configuration), the hooks
+// (each calls Dispatch and returns its packed output), and error documents.
+// Every export yields to the Go scheduler before it returns, which the
+// guest's garbage collector needs to finish its cycles; a plugin author
+// does nothing for it. The host functions are Log, Logf and Config.
 //
-// Read inputs with gjson (zero-copy, in place). Write outputs with JSON, an
-// append-only builder that reuses its buffer across calls.
+// Built natively, the same code runs through Dispatch, and Log and Config
+// go to SetLogFunc and SetConfig: this is how sdk/sdktest runs a plugin's
+// golden cases natively and then against its .wasm, and how a plugin is
+// debugged with ordinary Go tools.
+//
+// # Reading and writing
+//
+// Read inputs with gjson, in place: Parse, Get and Fields view the input
+// without copying it (gjson.ParseBytes and gjson.GetBytes copy). Write
+// outputs with JSON, an append-only builder that escapes strings, reuses
+// its buffer and copies input values as they are (JSON.Value). With both,
+// a hook allocates nothing once warm, which matters in wasm: allocation
+// and collection there cost several times what they cost natively.
+// Requests and Reply frame the provider requests and the client's answer.
+//
+// # Errors
+//
+// A hook returns Error or BadField with a canonical code (abi.Code) and the
+// field it is about in the client's terms; the inbound codec turns it into
+// the client's own error format. A plain error becomes abi.CodeInternal. A
+// panic, an output left with open containers or Requests used out of order
+// also become a CodeInternal error naming the problem, natively and in wasm
+// alike.
 package sdk
 
 import (
