@@ -1,0 +1,469 @@
+package proxy
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+
+	"github.com/imrelay/imrelay/proxy/upstream"
+	"github.com/imrelay/imrelay/proxy/wasmhost"
+	"github.com/imrelay/imrelay/sdk/abi"
+)
+
+// exchange is one client request on its way through the relay:
+//
+//	verify → decode_request → transform… → encode_request → send → decode_response → encode_response
+//
+// Exchanges are pooled, and every buffer keeps its capacity from one
+// request to the next, so the host's part of a request allocates nothing
+// once the pool is warm.
+type exchange struct {
+	s   *Server
+	r   *route
+	ctx *fasthttp.RequestCtx
+	rc  reqContext
+
+	deadline time.Time
+	inst     []*wasmhost.Instance // pinned per plugin of the route, lazily
+
+	clientBody []byte // what the inbound codec saw: the body, or Youdu's plaintext
+	body       []byte // buffer for Youdu's plaintext
+	frame      []byte // the hook input being built
+	batch      []byte // the canonical batch
+	spare      []byte // the other batch buffer, for transforms
+	reqs       []byte // encode_request's output, copied out of the guest
+	results    []byte // decode_response's output, or a host error document
+	sealed     []byte // the client's answer after Youdu encryption
+	views      [][]byte
+	fields     [][]byte
+	calls      []call
+	hasBatch   bool
+}
+
+// call is one provider request of an exchange and its answer.
+type call struct {
+	req    upstream.Request
+	tag    []byte
+	ans    upstream.Answer
+	failed bool
+	errDoc []byte // the transport failure as an abi.GuestError document
+}
+
+// maxKeep is the largest buffer an exchange keeps for the next request;
+// one huge request does not pin its memory forever.
+const maxKeep = 1 << 20
+
+// Host-side failures, as canonical errors.
+var (
+	errHeaderTooLarge = &abi.GuestError{Code: abi.CodeTooLarge, Message: "request headers are larger than the relay accepts"}
+	errBodyTooLarge   = &abi.GuestError{Code: abi.CodeTooLarge, Message: "request body is larger than the relay accepts"}
+	errTooMany        = &abi.GuestError{Code: abi.CodeTooLarge, Message: "too many messages in one request", Field: "messages"}
+	errBusy           = &abi.GuestError{Code: abi.CodeBusy, Message: "the relay is busy; try again later"}
+	errTimeout        = &abi.GuestError{Code: abi.CodeTimeout, Message: "the request timed out; messages may or may not have been delivered"}
+)
+
+func (x *exchange) start(s *Server, r *route, ctx *fasthttp.RequestCtx) {
+	x.s, x.r, x.ctx = s, r, ctx
+	x.deadline = time.Now().Add(s.requestTimeout)
+	x.rc.reset(x.deadline)
+	if cap(x.inst) < len(r.plugins) {
+		x.inst = make([]*wasmhost.Instance, len(r.plugins))
+	}
+	x.inst = x.inst[:len(r.plugins)]
+	x.hasBatch = false
+	x.clientBody = nil
+}
+
+// release gives the pinned instances back to their pools.
+func (x *exchange) release() {
+	for i, in := range x.inst {
+		if in != nil {
+			x.r.plugins[i].Release(in)
+			x.inst[i] = nil
+		}
+	}
+}
+
+// finish releases the pinned instances and trims the buffers.
+func (x *exchange) finish() {
+	x.rc.stop()
+	x.release()
+	for i := range x.calls {
+		c := &x.calls[i]
+		c.req = upstream.Request{}
+		c.tag = nil
+		trim(&c.ans.Body)
+		trim(&c.errDoc)
+	}
+	for _, b := range []*[]byte{&x.body, &x.frame, &x.batch, &x.spare, &x.reqs, &x.results, &x.sealed} {
+		trim(b)
+	}
+	clear(x.views[:cap(x.views)])
+	clear(x.fields[:cap(x.fields)])
+	x.s, x.r, x.ctx, x.clientBody = nil, nil, nil, nil
+}
+
+func trim(b *[]byte) {
+	if cap(*b) > maxKeep {
+		*b = nil
+	}
+}
+
+// instance returns the pinned instance of plugin i, acquiring it first.
+func (x *exchange) instance(i int) (*wasmhost.Instance, error) {
+	if in := x.inst[i]; in != nil {
+		return in, nil
+	}
+	in, err := x.r.plugins[i].Acquire(&x.rc)
+	if err != nil {
+		return nil, err
+	}
+	x.inst[i] = in
+	return in, nil
+}
+
+// call runs one hook of plugin i and copies its output into *dst.
+func (x *exchange) call(i int, hook abi.Hook, dst *[]byte) error {
+	in, err := x.instance(i)
+	if err != nil {
+		return err
+	}
+	out, err := in.Call(&x.rc, hook, x.frame)
+	if err != nil {
+		return err
+	}
+	*dst = append((*dst)[:0], out...)
+	return nil
+}
+
+// run serves the request; it always writes an answer.
+func (x *exchange) run() {
+	r, ctx := x.r, x.ctx
+	if len(ctx.Request.Header.RawHeaders()) > x.s.maxHeader {
+		x.fail(errHeaderTooLarge)
+		return
+	}
+	body, ge := r.verifier.Verify(ctx, x.body)
+	if ge != nil {
+		x.fail(ge)
+		return
+	}
+	if len(body) > 0 && unsafe.SliceData(body) != unsafe.SliceData(ctx.PostBody()) {
+		x.body = body // Youdu's plaintext: keep the buffer for the next request
+	}
+	x.clientBody = body
+
+	f := abi.AppendFrame(x.frame[:0], 6)
+	f = abi.AppendField(f, r.inOpts)
+	f = abi.AppendField(f, ctx.Method())
+	f = abi.AppendField(f, rawPath(ctx))
+	f = abi.AppendField(f, ctx.URI().QueryString())
+	f = abi.AppendField(f, ctx.Request.Header.ContentType())
+	x.frame = abi.AppendField(f, body)
+	if err := x.call(r.inbound, abi.HookDecodeRequest, &x.batch); err != nil {
+		x.failPlugin(r.inbound, err)
+		return
+	}
+	x.hasBatch = true
+	if n := countMessages(x.batch); n > x.s.maxMessages {
+		x.fail(errTooMany)
+		return
+	}
+
+	for i, mi := range r.middleware {
+		f = abi.AppendFrame(x.frame[:0], 2)
+		f = abi.AppendField(f, r.mwOpts[i])
+		x.frame = abi.AppendField(f, x.batch)
+		if err := x.call(mi, abi.HookTransform, &x.spare); err != nil {
+			x.failPlugin(mi, err)
+			return
+		}
+		x.batch, x.spare = x.spare, x.batch
+	}
+
+	f = abi.AppendFrame(x.frame[:0], 2)
+	f = abi.AppendField(f, r.targetOpts)
+	x.frame = abi.AppendField(f, x.batch)
+	if err := x.call(r.target, abi.HookEncodeRequest, &x.reqs); err != nil {
+		x.failPlugin(r.target, err)
+		return
+	}
+	if err := x.prepare(); err != nil {
+		x.failPlugin(r.target, err)
+		return
+	}
+	// No instance is held while the provider requests are in flight: the
+	// pools bound the translation work, not the waiting for vendors, so a
+	// slow vendor does not starve the plugins. Plugins keep no state
+	// between hooks; the next hook pins an instance again.
+	x.release()
+	x.send()
+
+	f = abi.AppendFrame(x.frame[:0], 3)
+	f = abi.AppendField(f, r.targetOpts)
+	f = abi.AppendField(f, x.batch)
+	x.frame = x.appendAnswers(f)
+	if err := x.call(r.target, abi.HookDecodeResponse, &x.results); err != nil {
+		x.failPlugin(r.target, err)
+		return
+	}
+	x.respond()
+}
+
+// rawPath is the request path as the client sent it, percent-encoded.
+func rawPath(ctx *fasthttp.RequestCtx) []byte {
+	p := ctx.URI().PathOriginal()
+	for i, c := range p {
+		if c == '?' {
+			return p[:i]
+		}
+	}
+	return p
+}
+
+// countMessages counts the batch's messages.
+func countMessages(batch []byte) int {
+	n := 0
+	gjson.Get(unsafeString(batch), "messages").ForEach(func(_, _ gjson.Result) bool {
+		n++
+		return true
+	})
+	return n
+}
+
+// errBadRequests is encode_request output that is not a frame of requests.
+var errBadRequests = errors.New("proxy: encode_request returned a malformed request list")
+
+// prepare splits encode_request's output into calls.
+func (x *exchange) prepare() error {
+	var err error
+	x.views, err = abi.Split(x.reqs, x.views[:0])
+	if err != nil {
+		return errBadRequests
+	}
+	n := len(x.views)
+	if cap(x.calls) < n {
+		calls := make([]call, n)
+		copy(calls, x.calls[:cap(x.calls)])
+		x.calls = calls
+	}
+	x.calls = x.calls[:n]
+	for i, v := range x.views {
+		x.fields, err = abi.Split(v, x.fields[:0])
+		if err != nil || len(x.fields) != abi.RequestFields {
+			return errBadRequests
+		}
+		c := &x.calls[i]
+		c.req = upstream.Request{
+			Method:      x.fields[abi.RequestFieldMethod],
+			Path:        x.fields[abi.RequestFieldPath],
+			Query:       x.fields[abi.RequestFieldQuery],
+			ContentType: x.fields[abi.RequestFieldContentType],
+			Body:        x.fields[abi.RequestFieldBody],
+		}
+		c.tag = x.fields[abi.RequestFieldTag]
+		c.failed = false
+		c.errDoc = c.errDoc[:0]
+	}
+	return nil
+}
+
+// send sends every call, at most Fanout at a time for this request (and
+// never more than the provider's own limit across requests). One request
+// is sent on the caller's goroutine.
+func (x *exchange) send() {
+	n := len(x.calls)
+	switch n {
+	case 0:
+		return
+	case 1:
+		x.do(&x.calls[0])
+		return
+	}
+	workers := min(n, x.s.fanout)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	done := make(chan struct{}, workers)
+	work := func() {
+		for i := range next {
+			x.do(&x.calls[i])
+		}
+		done <- struct{}{}
+	}
+	for w := 1; w < workers; w++ {
+		go work()
+	}
+	work()
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+}
+
+func (x *exchange) do(c *call) {
+	if err := x.r.provider.Do(&x.rc, x.deadline, &c.req, &c.ans); err != nil {
+		c.failed = true
+		c.errDoc = upstream.TransportError(err).AppendJSON(c.errDoc[:0])
+	}
+}
+
+// appendAnswers appends FieldResponses: a frame of answer frames, in the
+// order of the requests.
+func (x *exchange) appendAnswers(f []byte) []byte {
+	f, outer := abi.BeginField(f)
+	f = abi.AppendFrame(f, len(x.calls))
+	for i := range x.calls {
+		c := &x.calls[i]
+		var m, s int
+		f, m = abi.BeginField(f)
+		f = abi.AppendFrame(f, abi.ResponseFields)
+		f = abi.AppendField(f, c.tag)
+		f, s = abi.BeginField(f)
+		if c.failed {
+			f = append(f, '0')
+		} else {
+			f = strconv.AppendInt(f, int64(c.ans.Status), 10)
+		}
+		f = abi.EndField(f, s)
+		if c.failed {
+			f = abi.AppendFieldString(f, "application/json")
+			f = abi.AppendField(f, c.errDoc)
+		} else {
+			f = abi.AppendField(f, c.ans.ContentType)
+			f = abi.AppendField(f, c.ans.Body)
+		}
+		f = abi.EndField(f, m)
+	}
+	return abi.EndField(f, outer)
+}
+
+// fail answers a host-side failure: a results document with a top-level
+// error, rendered by the inbound codec like any other answer.
+func (x *exchange) fail(ge *abi.GuestError) {
+	b := append(x.results[:0], `{"v":1,"error":`...)
+	b = ge.AppendJSON(b)
+	x.results = append(b, `,"results":[]}`...)
+	x.respond()
+}
+
+// failPlugin turns a plugin failure into the client's answer. A guest
+// error is the plugin's answer to the client and is passed on as it is;
+// a fault (trap, deadline, bad output) is logged here, once, and the
+// client gets an internal error without the plugin's internals.
+func (x *exchange) failPlugin(i int, err error) {
+	var we *wasmhost.Error
+	if errors.As(err, &we) && we.Guest != nil {
+		x.fail(we.Guest)
+		return
+	}
+	code := abi.CodeInternal
+	if we != nil {
+		code = we.Code()
+	}
+	if code == abi.CodeBusy {
+		x.fail(errBusy)
+		return
+	}
+	if errors.Is(err, wasmhost.ErrDeadline) && !time.Now().Before(x.deadline) {
+		x.s.logger.Warn("request deadline passed in a plugin", "route", x.r.name, "plugin", x.r.plugins[i].Name(), "err", err)
+		x.fail(errTimeout)
+		return
+	}
+	x.s.logger.Error("plugin failed", "route", x.r.name, "plugin", x.r.plugins[i].Name(), "err", err)
+	x.fail(&abi.GuestError{Code: code, Message: "plugin " + x.r.plugins[i].Name() + " failed; see the relay's log"})
+}
+
+// respond renders x.results with the inbound codec and writes the answer.
+// If the codec cannot render it, the answer is written natively.
+func (x *exchange) respond() {
+	r := x.r
+	f := abi.AppendFrame(x.frame[:0], 4)
+	f = abi.AppendField(f, r.inOpts)
+	if x.hasBatch {
+		f = abi.AppendField(f, x.batch)
+	} else {
+		f = abi.AppendField(f, nil)
+	}
+	f = abi.AppendField(f, x.results)
+	x.frame = abi.AppendField(f, x.clientBody)
+	in, err := x.instance(r.inbound)
+	if err != nil {
+		x.fallback(err)
+		return
+	}
+	out, err := in.Call(&x.rc, abi.HookEncodeResponse, x.frame)
+	if err != nil {
+		x.fallback(err)
+		return
+	}
+	x.fields, err = abi.Split(out, x.fields[:0])
+	if err != nil || len(x.fields) != abi.ResponseFields {
+		x.fallback(errors.New("proxy: encode_response returned a malformed answer"))
+		return
+	}
+	status, ok := parseStatus(x.fields[abi.ResponseFieldStatus])
+	if !ok {
+		x.fallback(errors.New("proxy: encode_response returned a bad status"))
+		return
+	}
+	body := x.fields[abi.ResponseFieldBody]
+	if x.sealed, err = r.verifier.Seal(x.sealed[:0], body); err != nil {
+		x.fallback(err)
+		return
+	}
+	ctx := x.ctx
+	ctx.SetStatusCode(status)
+	if ct := x.fields[abi.ResponseFieldContentType]; len(ct) > 0 {
+		ctx.Response.Header.SetContentTypeBytes(ct)
+	} else {
+		ctx.Response.Header.SetContentType("application/json")
+	}
+	ctx.SetBody(x.sealed)
+}
+
+// fallback writes the failure natively when the codec cannot.
+func (x *exchange) fallback(err error) {
+	ge := errBusy
+	var we *wasmhost.Error
+	switch {
+	case errors.As(err, &we) && we.Code() == abi.CodeBusy:
+	default:
+		x.s.logger.Error("inbound codec cannot render the answer", "route", x.r.name, "err", err)
+		ge = &abi.GuestError{Code: abi.CodeInternal, Message: "the relay cannot render its answer; see the relay's log"}
+		// The outcome of the messages is in the results the codec could
+		// not render: keep it in the log rather than lose it.
+		if x.hasBatch {
+			x.s.logger.Warn("unrendered results", "route", x.r.name, slog.String("results", string(x.results)))
+		}
+	}
+	writeFallback(x.ctx, x.r.dialect, ge, time.Now())
+}
+
+// parseStatus reads an HTTP status in decimal ASCII.
+func parseStatus(b []byte) (int, bool) {
+	if len(b) != 3 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n >= 100 && n <= 599
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
