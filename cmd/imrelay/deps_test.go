@@ -29,6 +29,8 @@ var rules = []importRule{
 	{prefix: "sdk/abi"},
 	// The guest SDK: the ABI and the JSON readers, nothing of the host.
 	{prefix: "sdk", own: []string{"sdk/abi"}, third: []string{"github.com/tidwall/"}},
+	// The SDK's benchmarks compare it with a naive gjson+sjson translation.
+	{prefix: "sdk/bench", own: []string{"sdk"}, third: []string{"github.com/tidwall/"}},
 	// The test kit runs plugins natively and through the real host.
 	{prefix: "sdk/sdktest", own: []string{"sdk", "proxy/wasmhost"}, third: []string{"github.com/tidwall/", "github.com/tetratelabs/wazero"}},
 	// Plugins are guests: SDK and JSON readers only.

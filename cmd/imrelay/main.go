@@ -2,6 +2,7 @@
 //
 //	imrelay serve [-config FILE]    run the relay (no config: the embedded default)
 //	imrelay sandbox                 run the vendor emulators on loopback
+//	imrelay translate -from X -to Y preview the provider requests a payload becomes
 //	imrelay version                 print the version and the plugin ABI
 package main
 
@@ -26,9 +27,10 @@ var commands = map[string]struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 	summary string
 }{
-	"serve":   {runServe, "run the relay (without -config: the embedded default with in-process vendor emulators)"},
-	"sandbox": {runSandbox, "run the five vendor emulators on loopback and print their addresses and credentials"},
-	"version": {runVersion, "print the version and the plugin ABI version"},
+	"serve":     {runServe, "run the relay (without -config: the embedded default with in-process vendor emulators)"},
+	"sandbox":   {runSandbox, "run the five vendor emulators on loopback and print their addresses and credentials"},
+	"translate": {runTranslate, "print the provider requests a client payload becomes, without sending anything"},
+	"version":   {runVersion, "print the version and the plugin ABI version"},
 }
 
 // doMain is main without the process: the CLI's tests call it directly.
@@ -54,8 +56,8 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: imrelay <command> [flags]")
 	fmt.Fprintln(w)
-	for _, name := range []string{"serve", "sandbox", "version"} {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	for _, name := range []string{"serve", "sandbox", "translate", "version"} {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'imrelay <command> -h' for the flags of a command.")
