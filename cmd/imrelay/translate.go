@@ -34,8 +34,8 @@ var defaultPath = map[string]string{
 // provider request after the plugin has encoded it. translate prints it so
 // the preview is complete without printing a secret.
 var hostAdds = map[string][]string{
-	"getsender": {"query: client=<client id>&token=<client token> (added by imrelay)"},
-	"opapp":     {"query: client=<client id>&channel=<channel> (added by imrelay)"},
+	"getsender": {"query: client=<client id>&token=<client token>[&sign=...] and the provider's credentials.query, e.g. apiVersion=01 (added by imrelay)"},
+	"opapp":     {"query: client=<client id>&channel=<channel>[&sign=...] and the provider's credentials.query, e.g. apiVersion=01 (added by imrelay)"},
 	"youdu": {
 		"query: accessToken=<token from /cgi/gettoken> (added by imrelay)",
 		"body: sent as {\"buin\":<buin>,\"appId\":\"<app id>\",\"encrypt\":\"<AES-256-CBC of the body below>\"} (added by imrelay)",
