@@ -47,6 +47,9 @@ type Config struct {
 // DefaultCacheDir returns the user's cache folder for compiled modules
 // ($XDG_CACHE_HOME/imrelay/wazero on Linux), or "" when there is none.
 func DefaultCacheDir() string {
+	if d := os.Getenv("IMRELAY_CACHE"); d != "" {
+		return d
+	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
