@@ -135,7 +135,7 @@ func TestTextEveryPair(t *testing.T) {
 		for _, out := range config.Dialects {
 			t.Run(in+"->"+out, func(t *testing.T) {
 				if !codecAvailable(in) || !codecAvailable(out) {
-					t.Skipf("needs plugins/%s and plugins/%s built", in, out)
+					t.Fatalf("missing plugins/%s and plugins/%s: run make plugins", in, out)
 				}
 				rcpt := "u" + in[:3] + out[:3]
 				text := "hello " + in + " to " + out + " ✓"
@@ -158,7 +158,7 @@ func TestWrongCredentials(t *testing.T) {
 	for _, in := range config.Dialects {
 		t.Run(in, func(t *testing.T) {
 			if !codecAvailable(in) {
-				t.Skipf("needs plugins/%s built", in)
+				t.Fatalf("missing plugins/%s: run make plugins", in)
 			}
 			rcpt := "intruder" + in[:3]
 			path, body := textRequest(in, rcpt, "should not arrive")
@@ -184,7 +184,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 			e := newEnv(t, nil)
 			in := e.dialect[0]
 			if !codecAvailable(target) {
-				t.Skipf("needs plugins/%s built", target)
+				t.Fatalf("missing plugins/%s: run make plugins", target)
 			}
 			before := e.relay.Broker().Stats()
 			for i := 0; i < 6; i++ {
@@ -213,7 +213,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 // the others arrive.
 func TestPartialFanOutFailure(t *testing.T) {
 	if !codecAvailable(config.Opapp) || !codecAvailable(config.Netease) {
-		t.Skip("needs plugins/opapp and plugins/netease built")
+		t.Fatal("missing plugins/opapp and plugins/netease: run make plugins")
 	}
 	e := newEnv(t, nil)
 	msgs := []string{}
@@ -255,7 +255,7 @@ func TestBatch(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.in+"->"+tc.target, func(t *testing.T) {
 			if !codecAvailable(tc.in) || !codecAvailable(tc.target) {
-				t.Skipf("needs plugins/%s and plugins/%s built", tc.in, tc.target)
+				t.Fatalf("missing plugins/%s and plugins/%s: run make plugins", tc.in, tc.target)
 			}
 			a := e.send(tc.in, tc.target, good, tc.path, tc.body)
 			if !accepted(tc.in, a, tc.rcpts[0]) {
@@ -274,7 +274,7 @@ func TestBatch(t *testing.T) {
 // image with its URL and size, and the other way round.
 func TestMedia(t *testing.T) {
 	if !codecAvailable(config.Easemob) || !codecAvailable(config.Netease) {
-		t.Skip("needs plugins/easemob and plugins/netease built")
+		t.Fatal("missing plugins/easemob and plugins/netease: run make plugins")
 	}
 	e := newEnv(t, nil)
 	url := "https://files.example.com/chatfiles/img-1.jpg"
@@ -312,7 +312,7 @@ func TestMedia(t *testing.T) {
 // client's dialect and nothing is sent.
 func TestMessageLimit(t *testing.T) {
 	if !codecAvailable(config.Opapp) || !codecAvailable(config.Netease) {
-		t.Skip("needs plugins/opapp and plugins/netease built")
+		t.Fatal("missing plugins/opapp and plugins/netease: run make plugins")
 	}
 	e := newEnv(t, func(c *config.Config) { c.Limits.MaxMessages = 2 })
 	msgs := []string{}
@@ -339,7 +339,7 @@ func TestProviderFaults(t *testing.T) {
 	})
 	in, target := e.dialect[0], config.Netease
 	if !codecAvailable(target) {
-		t.Skip("needs plugins/netease built")
+		t.Fatal("missing plugins/netease: run make plugins")
 	}
 	core := e.vendors[target].core
 	for _, f := range []emu.Faults{{DropRate: 1}, {Latency: emu.Duration(2 * time.Second)}} {
@@ -363,7 +363,7 @@ func TestProviderFaults(t *testing.T) {
 // client sees exactly that receiver in failed_list.
 func TestPartialFailureInOneRequest(t *testing.T) {
 	if !codecAvailable(config.Netease) || !codecAvailable(config.Youdu) {
-		t.Skip("needs plugins/netease and plugins/youdu built")
+		t.Fatal("missing plugins/netease and plugins/youdu: run make plugins")
 	}
 	e := newEnv(t, nil)
 	body := `{"sender_id":"alice","receiver_ids":["pr1","ghost","pr2"],"message":{"message_type":0,"text":"batch"}}`
