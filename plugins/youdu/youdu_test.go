@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -235,37 +234,22 @@ func TestEncodeAllocs(t *testing.T) {
 // is sent, degraded, or refused as unsupported, never a bad_request or an
 // internal error of this encoder.
 func TestForeignBatches(t *testing.T) {
-	dirs, err := filepath.Glob("../../testdata/*/decode_request")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no decode cases: %v", err)
+	batches, err := sdktest.DecodedBatches("../../testdata")
+	if err != nil {
+		t.Fatal(err)
 	}
-	n := 0
-	for _, d := range dirs {
-		cases, err := sdktest.LoadCases(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cases {
-			batch, ok := c.Value("want")
-			if !ok {
+	for _, b := range batches {
+		for _, opts := range []string{`{"policy":"degrade","sender":"relay"}`, `{"sender":"relay"}`} {
+			out, gerr := call(t, abi.HookEncodeRequest, opts, b.JSON)
+			if gerr != nil {
+				if gerr.Code != abi.CodeUnsupported {
+					t.Errorf("%s %s: %v", b.Name, opts, gerr)
+				}
 				continue
 			}
-			n++
-			for _, opts := range []string{`{"policy":"degrade","sender":"relay"}`, `{"sender":"relay"}`} {
-				out, gerr := call(t, abi.HookEncodeRequest, opts, batch)
-				if gerr != nil {
-					if gerr.Code != abi.CodeUnsupported {
-						t.Errorf("%s/%s %s: %v", filepath.Base(filepath.Dir(d)), c.Name, opts, gerr)
-					}
-					continue
-				}
-				if len(requests(t, out)) == 0 {
-					t.Errorf("%s/%s %s: no request and no error", filepath.Base(filepath.Dir(d)), c.Name, opts)
-				}
+			if len(requests(t, out)) == 0 {
+				t.Errorf("%s %s: no request and no error", b.Name, opts)
 			}
 		}
-	}
-	if n == 0 {
-		t.Fatal("no decoded batches to encode")
 	}
 }
