@@ -9,11 +9,16 @@ WASMFLAGS := -trimpath -buildvcs=false -buildmode=c-shared -ldflags='-s -w -buil
 WASM_DIRS := $(sort $(dir $(wildcard plugins/*/main.go proxy/wasmhost/testdata/*/main.go sdk/*/testdata/*/main.go)))
 
 .PHONY: run test check plugins plugins-check fmt vet tidy-check bench fuzz
+.PHONY: bench-relay bench-smoke
 
 run:
 	$(GO) run ./cmd/imrelay serve
 
+# The first step compiles every committed module into the shared cache
+# without -race: under -race the wazero compiler is instrumented too, and a
+# cold compile takes 30-60 s a module instead of ~1 s.
 test:
+	$(GO) test -count=1 -run '^TestCommittedModulesLoad$$' ./proxy/wasmhost
 	$(GO) test -race -shuffle=on ./...
 
 plugins:
@@ -46,3 +51,18 @@ bench:
 
 fuzz:
 	@echo "no fuzz targets yet"
+
+# Benchmarks against the upstream and the peers, on loopback (bench/README.md).
+# BENCH_DURATION is the measured time per target.
+BENCH_DURATION ?= 10s
+NJS_MODULE     := /usr/lib/nginx/modules/ngx_http_js_module.so
+
+bench-relay:
+	@command -v nginx >/dev/null && test -f $(NJS_MODULE) || apt-get install -y nginx libnginx-mod-http-js njs || echo "nginx + njs not installed: the run skips that peer"
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run -duration $(BENCH_DURATION) -out bench/results
+
+# Checks that the benchmark machinery works end to end; asserts no figure.
+bench-smoke:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run -smoke -out "$$tmp/results"
