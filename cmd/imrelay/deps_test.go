@@ -35,8 +35,9 @@ var rules = []importRule{
 	{prefix: "sdk/sdktest", own: []string{"sdk", "proxy/wasmhost"}, third: []string{"github.com/tidwall/", "github.com/tetratelabs/wazero"}},
 	// Plugins are guests: SDK and JSON readers only.
 	{prefix: "plugins/", own: []string{"sdk"}, third: []string{"github.com/tidwall/"}},
-	// The embedded modules: bytes only, and only the command wires them in.
-	{prefix: "plugins", onlyFrom: []string{"cmd/"}},
+	// The embedded modules: bytes only, and only the command (and the
+	// benchmarks, which start the relay) wire them in.
+	{prefix: "plugins", onlyFrom: []string{"cmd/", "bench"}},
 	// Credential schemes are shared by the relay and the sandbox: stdlib only.
 	{prefix: "proxy/auth"},
 	// The plugin host knows the ABI and wazero, not the SDK or the relay.

@@ -31,6 +31,7 @@ var commands = map[string]struct {
 	"sandbox":   {runSandbox, "run the five vendor emulators on loopback and print their addresses and credentials"},
 	"translate": {runTranslate, "print the provider requests a client payload becomes, without sending anything"},
 	"version":   {runVersion, "print the version and the plugin ABI version"},
+	"plugin":    {runPlugin, "scaffold, build and test plugins: plugin new NAME | build DIR | test FILE.wasm CASES"},
 }
 
 // doMain is main without the process: the CLI's tests call it directly.
@@ -56,7 +57,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: imrelay <command> [flags]")
 	fmt.Fprintln(w)
-	for _, name := range []string{"serve", "sandbox", "translate", "version"} {
+	for _, name := range []string{"serve", "sandbox", "translate", "plugin", "version"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of the pair matrix")
+var update = boolTestFlag("update", "rewrite the golden files of the pair matrix")
 
 // TestPairMatrix translates one text and one image request of every dialect
 // into every dialect (5 × 5 × 2 cases) through the embedded wasm codecs and
@@ -47,7 +46,7 @@ func TestPairMatrix(t *testing.T) {
 						t.Fatal(err)
 					}
 					golden := filepath.Join("..", "..", "testdata", "pairs", name+".golden")
-					if *update {
+					if update() {
 						if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 							t.Fatal(err)
 						}

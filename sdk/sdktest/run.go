@@ -16,7 +16,17 @@ import (
 	"github.com/imrelay/imrelay/sdk/abi"
 )
 
-var update = flag.Bool("update", false, "sdktest: rewrite the want and want-error sections of golden cases with what the first target returns")
+// update is -update. It is defined only in test binaries, so a command
+// that imports sdktest for Check (`imrelay plugin test`) gets no stray
+// flag; a test binary that defines -update itself must then share this one.
+var update = updateFlag()
+
+func updateFlag() *bool {
+	if !testing.Testing() {
+		return new(bool)
+	}
+	return flag.Bool("update", false, "sdktest: rewrite the want and want-error sections of golden cases with what the first target returns")
+}
 
 // Target is where Run runs a plugin's cases: natively (Native) or as a
 // .wasm module in the relay's host (Wasm).
