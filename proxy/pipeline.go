@@ -114,7 +114,14 @@ func trim(b *[]byte) {
 	}
 }
 
-// instance returns the pinned instance of plugin i, acquiring it first.
+// instance returns the instance of plugin i, acquiring it first.
+//
+// A request holds at most one instance at a time. call releases each one as
+// soon as its hook's output is copied out, and only respond keeps the
+// inbound codec's until the answer is sealed. Holding one plugin's instance
+// while waiting for another's would deadlock two requests that take them in
+// opposite orders (the request phase goes inbound → target, the answer
+// phase target → inbound) as soon as the pools are smaller than the load.
 func (x *exchange) instance(i int) (*wasmhost.Instance, error) {
 	if in := x.inst[i]; in != nil {
 		return in, nil
@@ -134,11 +141,12 @@ func (x *exchange) call(i int, hook abi.Hook, dst *[]byte) error {
 		return err
 	}
 	out, err := in.Call(&x.rc, hook, x.frame)
-	if err != nil {
-		return err
+	if err == nil {
+		*dst = append((*dst)[:0], out...)
 	}
-	*dst = append((*dst)[:0], out...)
-	return nil
+	x.r.plugins[i].Release(in) // a faulted instance is discarded here
+	x.inst[i] = nil
+	return err
 }
 
 // run serves the request; it always writes an answer.
@@ -197,11 +205,10 @@ func (x *exchange) run() {
 		x.failPlugin(r.target, err)
 		return
 	}
-	// No instance is held while the provider requests are in flight: the
-	// pools bound the translation work, not the waiting for vendors, so a
-	// slow vendor does not starve the plugins. Plugins keep no state
-	// between hooks; the next hook pins an instance again.
-	x.release()
+	// No instance is held while the provider requests are in flight (call
+	// released each one): the pools bound the translation work, not the
+	// waiting for vendors, so a slow vendor does not starve the plugins.
+	// Plugins keep no state between hooks.
 	x.send()
 
 	f = abi.AppendFrame(x.frame[:0], 3)
