@@ -63,6 +63,16 @@ bench-relay:
 	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run -duration $(BENCH_DURATION) -out bench/results
 
 # Checks that the benchmark machinery works end to end; asserts no figure.
+# About 10 s on 2 cores, so CI runs it as part of check.
+check: bench-smoke
+
 bench-smoke:
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run -smoke -out "$$tmp/results"
+
+# Load through every pair for SOAK (default 10m), asserting that RSS and
+# plugin memory stay flat (proxy/e2e TestSoak). Not part of `make check`.
+SOAK ?= 10m
+.PHONY: soak
+soak:
+	IMRELAY_SOAK=$(SOAK) $(GO) test -run '^TestSoak$$' -count=1 -timeout 0 -v ./proxy/e2e
