@@ -33,8 +33,9 @@ var rules = []importRule{
 	{prefix: "sdk/bench", own: []string{"sdk"}, third: []string{"github.com/tidwall/"}},
 	// The test kit runs plugins natively and through the real host.
 	{prefix: "sdk/sdktest", own: []string{"sdk", "proxy/wasmhost"}, third: []string{"github.com/tidwall/", "github.com/tetratelabs/wazero"}},
-	// Plugins are guests: SDK and JSON readers only.
-	{prefix: "plugins/", own: []string{"sdk"}, third: []string{"github.com/tidwall/"}},
+	// Plugins are guests: SDK and JSON readers only, plus the code some
+	// codecs share (plugins/internal, which Go keeps to plugins/).
+	{prefix: "plugins/", own: []string{"sdk", "plugins/internal/"}, third: []string{"github.com/tidwall/"}},
 	// The embedded modules: bytes only, and only the command (and the
 	// benchmarks, which start the relay) wire them in.
 	{prefix: "plugins", onlyFrom: []string{"cmd/", "bench"}},

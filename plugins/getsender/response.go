@@ -2,9 +2,8 @@ package main
 
 import (
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/imrelay/imrelay/plugins/internal/house"
 	"github.com/imrelay/imrelay/sdk"
 	"github.com/imrelay/imrelay/sdk/abi"
 	"github.com/tidwall/gjson"
@@ -45,7 +44,7 @@ func (c *codec) DecodeResponse(opts, batch []byte, answers *sdk.Answers, out *sd
 				r.ID = id.Str
 			}
 		default:
-			r.Code, r.Status = codeOf(int(code.Int())), int(code.Int())
+			r.Code, r.Status = house.CodeOf(int(code.Int())), int(code.Int())
 			r.Error = body.Get("message").Str
 			if r.Error == "" {
 				r.Error = "未知异常"
@@ -58,20 +57,6 @@ func (c *codec) DecodeResponse(opts, batch []byte, answers *sdk.Answers, out *sd
 	}
 	sdk.EndResults(out)
 	return nil
-}
-
-// codeOf maps a getsender body code to a canonical code. A refused
-// client id or token (401) is the relay's configuration problem.
-func codeOf(code int) abi.Code {
-	switch code {
-	case 400:
-		return abi.CodeBadRequest
-	case 413:
-		return abi.CodeTooLarge
-	case 429:
-		return abi.CodeRateLimited
-	}
-	return abi.CodeUpstream
 }
 
 // unsent reports, under the degrade policy, the (message, recipient)
@@ -119,10 +104,10 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 	b := &out.Body
 	b.Object()
 	if code, msg, field, ok := sdk.TopError(res); ok {
-		b.KeyInt("code", int64(bodyCode(code)))
-		writeMessage(b, field, msg)
+		b.KeyInt("code", int64(house.BodyCode(code)))
+		house.WriteMessage(b, field, msg)
 		b.Key("data").Null().Key("page").Null()
-		writeFoot(b, opts)
+		house.WriteFoot(b, opts)
 		b.End()
 		return nil
 	}
@@ -143,7 +128,7 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 		if msg == "" {
 			msg = "未知异常"
 		}
-		b.KeyInt("code", int64(bodyCode(abi.Code(firstFail.Get(sdk.ResCode).Str))))
+		b.KeyInt("code", int64(house.BodyCode(abi.Code(firstFail.Get(sdk.ResCode).Str))))
 		b.KeyString("message", msg)
 		b.Key("data").Null()
 	case !firstOK.Exists():
@@ -155,60 +140,7 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 		b.Key("data").Object().KeyString("getMessageId", firstOK.Get(sdk.ResID).Str).End()
 	}
 	b.Key("page").Null()
-	writeFoot(b, opts)
+	house.WriteFoot(b, opts)
 	b.End()
 	return nil
-}
-
-// writeMessage writes "message": the error text, prefixed with the field
-// it is about, since the envelope has no field of its own.
-func writeMessage(b *sdk.JSON, field, msg string) {
-	b.Key("message")
-	if field == "" || strings.Contains(msg, field) {
-		b.String(msg)
-		return
-	}
-	b.String(field + ": " + msg)
-}
-
-// bodyCode is the getsender body code of a canonical error code.
-func bodyCode(code abi.Code) int {
-	switch code {
-	case abi.CodeBadRequest, abi.CodeUnsupported:
-		return 400
-	case abi.CodeUnauthorized:
-		return 401
-	case abi.CodeForbidden:
-		return 403
-	case abi.CodeNotFound:
-		return 404
-	case abi.CodeTooLarge:
-		return 413
-	case abi.CodeRateLimited:
-		return 429
-	case abi.CodeBusy:
-		return 503
-	case abi.CodeTimeout:
-		return 504
-	}
-	return 500
-}
-
-// beijing is the zone of foot.operationTime: the service's own.
-var beijing = time.FixedZone("CST", 8*3600)
-
-// writeFoot writes the house footer: the answer's time in Beijing, and the
-// route's service_phone and host (default "imrelay").
-func writeFoot(b *sdk.JSON, opts []byte) {
-	var buf [32]byte
-	t := time.UnixMilli(sdk.NowMillis(opts)).In(beijing).AppendFormat(buf[:0], time.DateTime)
-	host := sdk.RouteOption(opts, "host")
-	if host == "" {
-		host = "imrelay"
-	}
-	b.Key("foot").Object()
-	b.Key("operationTime").StringBytes(t)
-	b.KeyString("servicePhone", sdk.RouteOption(opts, "service_phone"))
-	b.KeyString("host", host)
-	b.End()
 }

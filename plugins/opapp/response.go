@@ -3,8 +3,8 @@ package main
 import (
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/imrelay/imrelay/plugins/internal/house"
 	"github.com/imrelay/imrelay/sdk"
 	"github.com/imrelay/imrelay/sdk/abi"
 	"github.com/tidwall/gjson"
@@ -90,7 +90,7 @@ func (c *codec) decodeAnswer(a *sdk.Answer, out *sdk.JSON) {
 		if message == "" {
 			message = "未知异常"
 		}
-		failAll(codeOf(int(code.Int())), message, int(code.Int()))
+		failAll(house.CodeOf(int(code.Int())), message, int(code.Int()))
 	}
 	for k := range c.sent {
 		s := &c.sent[k]
@@ -165,19 +165,6 @@ func (c *codec) match(to, typ, tt string, strict bool) *sent {
 	return nil
 }
 
-// codeOf maps an opapp body code to a canonical code.
-func codeOf(code int) abi.Code {
-	switch code {
-	case 400:
-		return abi.CodeBadRequest
-	case 413:
-		return abi.CodeTooLarge
-	case 429:
-		return abi.CodeRateLimited
-	}
-	return abi.CodeUpstream
-}
-
 // unsent reports, under the degrade policy, the (message, recipient)
 // pairs EncodeRequest did not send.
 func (c *codec) unsent(opts, batch []byte, out *sdk.JSON) error {
@@ -223,10 +210,10 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 	res := sdk.Parse(results)
 	b := &out.Body
 	if code, msg, field, ok := sdk.TopError(res); ok {
-		b.Object().KeyInt("code", int64(bodyCode(code)))
-		writeMessage(b, field, msg)
+		b.Object().KeyInt("code", int64(house.BodyCode(code)))
+		house.WriteMessage(b, field, msg)
 		b.Key("data").Null().Key("page").Null()
-		writeFoot(b, opts)
+		house.WriteFoot(b, opts)
 		b.End()
 		return nil
 	}
@@ -268,7 +255,7 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 		b.KeyInt("code", 200).KeyString("message", "成功")
 		b.Key("data").Array().End()
 		b.Key("page").Null()
-		writeFoot(b, opts)
+		house.WriteFoot(b, opts)
 		b.End()
 		return nil
 	}
@@ -296,7 +283,7 @@ func (c *codec) EncodeResponse(opts, batch, results, clientBody []byte, out *sdk
 		})
 	}
 	b.End()
-	writeFoot(b, opts)
+	house.WriteFoot(b, opts)
 	b.End()
 	return nil
 }
@@ -340,58 +327,5 @@ func echo(b *sdk.JSON, msg gjson.Result) {
 	b.KeyString("targetType", tt)
 	b.End()
 	b.KeyString("fileUrl", msg.Get("media.url").Str)
-	b.End()
-}
-
-// writeMessage writes "message": the error text, prefixed with the field
-// it is about, since the envelope has no field of its own.
-func writeMessage(b *sdk.JSON, field, msg string) {
-	b.Key("message")
-	if field == "" || strings.Contains(msg, field) {
-		b.String(msg)
-		return
-	}
-	b.String(field + ": " + msg)
-}
-
-// bodyCode is the opapp and getsender body code of a canonical error code.
-func bodyCode(code abi.Code) int {
-	switch code {
-	case abi.CodeBadRequest, abi.CodeUnsupported:
-		return 400
-	case abi.CodeUnauthorized:
-		return 401
-	case abi.CodeForbidden:
-		return 403
-	case abi.CodeNotFound:
-		return 404
-	case abi.CodeTooLarge:
-		return 413
-	case abi.CodeRateLimited:
-		return 429
-	case abi.CodeBusy:
-		return 503
-	case abi.CodeTimeout:
-		return 504
-	}
-	return 500
-}
-
-// beijing is the zone of foot.operationTime: the service's own.
-var beijing = time.FixedZone("CST", 8*3600)
-
-// writeFoot writes the house footer: the answer's time in Beijing, and the
-// route's service_phone and host (default "imrelay").
-func writeFoot(b *sdk.JSON, opts []byte) {
-	var buf [32]byte
-	t := time.UnixMilli(sdk.NowMillis(opts)).In(beijing).AppendFormat(buf[:0], time.DateTime)
-	host := sdk.RouteOption(opts, "host")
-	if host == "" {
-		host = "imrelay"
-	}
-	b.Key("foot").Object()
-	b.Key("operationTime").StringBytes(t)
-	b.KeyString("servicePhone", sdk.RouteOption(opts, "service_phone"))
-	b.KeyString("host", host)
 	b.End()
 }
