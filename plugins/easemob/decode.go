@@ -260,6 +260,8 @@ func checkFrom(v gjson.Result, field string) (string, error) {
 		return "", sdk.BadField(field, "param %s must be a string", field)
 	case v.Str == "":
 		return "", sdk.BadField(field, "param %s can't be empty", field)
+	case idProblem(v.Str) != "":
+		return "", sdk.BadField(field, "param %s %s", field, idProblem(v.Str))
 	}
 	return v.Str, nil
 }
@@ -277,6 +279,10 @@ func checkIDs(v gjson.Result, field string, max int) error {
 	v.ForEach(func(_, id gjson.Result) bool {
 		if id.Type != gjson.String || id.Str == "" {
 			err = sdk.BadField(field+"["+strconv.Itoa(n)+"]", "param %s[%d] must be a non-empty string", field, n)
+			return false
+		}
+		if why := idProblem(id.Str); why != "" {
+			err = sdk.BadField(field+"["+strconv.Itoa(n)+"]", "param %s[%d] %s", field, n, why)
 			return false
 		}
 		n++

@@ -124,6 +124,9 @@ func messageType(v gjson.Result) (int, error) {
 func id(v gjson.Result, field string) (string, error) {
 	switch {
 	case v.Type == gjson.String && v.Str != "":
+		if why := idProblem(v.Str); why != "" {
+			return "", sdk.BadField(field, "%s %s", field, why)
+		}
 		return v.Str, nil
 	case v.Type == gjson.Number:
 		return v.Raw, nil

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,14 @@ func startVendor(t *testing.T, name string, core *emu.Core, h fasthttp.RequestHa
 // newEnv starts everything. tweak may change the configuration first.
 func newEnv(t *testing.T, tweak func(*config.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, tweak, proxy.Options{})
+}
+
+// newEnvWith is newEnv with the relay's options (a logger to read, a
+// clock); Plugin and Logger default to the repository's plugins and a
+// discarding logger.
+func newEnvWith(t *testing.T, tweak func(*config.Config), opt proxy.Options) *env {
+	t.Helper()
 	e := &env{t: t, vendors: map[string]*vendor{}, tokens: map[string]string{}}
 	for _, d := range config.Dialects {
 		if !codecAvailable(d) {
@@ -184,7 +193,13 @@ func newEnv(t *testing.T, tweak func(*config.Config)) *env {
 		tweak(cfg)
 	}
 	must(t, cfg.Validate())
-	s, err := proxy.New(context.Background(), cfg, proxy.Options{Plugin: pluginFile, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if opt.Plugin == nil {
+		opt.Plugin = pluginFile
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := proxy.New(context.Background(), cfg, opt)
 	must(t, err)
 	e.relay = s
 	e.ln = fasthttputil.NewInmemoryListener()
@@ -237,6 +252,9 @@ func (e *env) do(target, method, uri string, headers map[string]string, body []b
 	return answer{resp.StatusCode(), string(resp.Body())}
 }
 
+// nonceSeq numbers the NetEase Nonces of a test process.
+var nonceSeq atomic.Int64
+
 // creds selects the credentials a client presents.
 type creds int
 
@@ -268,7 +286,7 @@ func (e *env) send(in, target string, cr creds, path string, body string) answer
 			secret = "not-the-secret"
 		}
 		ct := strconv.FormatInt(time.Now().Unix(), 10)
-		nonce := "n" + ct
+		nonce := "n" + strconv.FormatInt(nonceSeq.Add(1), 10) // a new Nonce per request: the relay refuses replays
 		return e.do(target, "POST", path, map[string]string{"AppKey": neAppKey, "Nonce": nonce, "CurTime": ct, "CheckSum": auth.CheckSum(secret, nonce, ct)}, []byte(body))
 	case config.Easemob:
 		tok := e.easemobToken(target)

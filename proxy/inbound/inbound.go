@@ -12,6 +12,10 @@
 //     client id and its secret must match (`token` for getsender, `channel`
 //     for opapp), plus `sign` when one is configured.
 //
+// Once the client is known, every dialect's body must be UTF-8 and nest at
+// most MaxDepth levels (body.go), so no plugin spends seconds on a hostile
+// body; a NetEase CheckSum is accepted once within its CurTime window.
+//
 // The token endpoints are answered natively, in the vendor's exact shapes.
 // Every other failure is returned as an *abi.GuestError (CodeUnauthorized,
 // or CodeBadRequest for an envelope that cannot be opened) that the relay
@@ -157,7 +161,21 @@ func (v *Verifier) Issuer() *Issuer { return v.issuer }
 // must see: the request body itself, or for Youdu the plaintext of its
 // envelope, appended to buf[:0]. It does not allocate on success with a
 // buffer of enough capacity.
+//
+// Once the client is known, the body must be UTF-8 and nest at most
+// [MaxDepth] levels ([CheckBody]); a NetEase CheckSum is accepted once.
 func (v *Verifier) Verify(ctx *fasthttp.RequestCtx, buf []byte) ([]byte, *abi.GuestError) {
+	body, ge := v.verify(ctx, buf)
+	if ge != nil {
+		return nil, ge
+	}
+	if ge := CheckBody(body); ge != nil {
+		return nil, ge
+	}
+	return body, nil
+}
+
+func (v *Verifier) verify(ctx *fasthttp.RequestCtx, buf []byte) ([]byte, *abi.GuestError) {
 	body := ctx.PostBody()
 	if v.disabled {
 		return body, nil
@@ -168,6 +186,9 @@ func (v *Verifier) Verify(ctx *fasthttp.RequestCtx, buf []byte) ([]byte, *abi.Gu
 		appKey, nonce, curTime, sum := h.Peek("AppKey"), h.Peek("Nonce"), h.Peek("CurTime"), h.Peek("CheckSum")
 		switch err := v.ne.Verify(appKey, nonce, curTime, sum); {
 		case err == nil:
+			if ge := replays.first(sum, curTime, v.window, v.now()); ge != nil {
+				return nil, ge
+			}
 			return body, nil
 		case isErr(err, auth.ErrMissingHeader):
 			return nil, ErrNeteaseHeaders
