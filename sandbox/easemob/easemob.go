@@ -150,6 +150,10 @@ func (e *Emulator) serve(ctx *fasthttp.RequestCtx) {
 		e.fail(ctx, errAppNotFound(org, app, rest))
 		return
 	}
+	if rest == "chatfiles" || strings.HasPrefix(rest, "chatfiles/") {
+		e.authed(func(ctx *fasthttp.RequestCtx) { e.chatfiles(ctx, rest) })(ctx)
+		return
+	}
 	var handle func(*fasthttp.RequestCtx)
 	switch rest {
 	case "token":

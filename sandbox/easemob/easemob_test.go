@@ -447,7 +447,7 @@ func TestLegacy(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	f := newFixture(t)
 	tok := f.token()
-	for _, p := range []string{"/", "/imrelay", "/imrelay/demo/users", "/imrelay/demo/messages/people", "/imrelay/demo/chatfiles"} {
+	for _, p := range []string{"/", "/imrelay", "/imrelay/demo/users", "/imrelay/demo/messages/people", "/imrelay/demo/chatgroups"} {
 		f.wantErr(f.post(p, tok, "{}"), 404, "service_resource_not_found", "Service resource not found")
 	}
 	f.wantErr(f.post("/other/demo/messages/users", tok, "{}"), 404, "organization_application_not_found",

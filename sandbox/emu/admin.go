@@ -66,6 +66,12 @@ func (c *Core) admin(ctx *fasthttp.RequestCtx, info func() any) {
 		default:
 			notAllowed(ctx, "GET, PUT, DELETE")
 		}
+	case Prefix + "media":
+		if method != fasthttp.MethodGet {
+			notAllowed(ctx, "GET")
+			return
+		}
+		WriteJSON(ctx, fasthttp.StatusOK, map[string]any{"vendor": c.Vendor, "media": c.Media.List()})
 	case Prefix + "stats":
 		if method != fasthttp.MethodGet {
 			notAllowed(ctx, "GET")

@@ -37,6 +37,7 @@ type Config struct {
 type Core struct {
 	Vendor string
 	Inbox  *Inbox
+	Media  *MediaStore
 	Faults *Injector
 	Now    func() time.Time
 
@@ -58,6 +59,7 @@ func New(cfg Config) *Core {
 	return &Core{
 		Vendor: cfg.Vendor,
 		Inbox:  NewInbox(cfg.InboxSize, now),
+		Media:  NewMediaStore(0, now),
 		Faults: NewInjector(cfg.Seed, now),
 		Now:    now,
 		sleep:  sleep,

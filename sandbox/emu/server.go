@@ -47,6 +47,9 @@ func serve(ln net.Listener, mem *fasthttputil.InmemoryListener, h fasthttp.Reque
 			NoDefaultContentType:  true,
 			// Emulators read multipart bodies themselves, when they want.
 			DisablePreParseMultipartForm: true,
+			// Media uploads: NetEase takes 15 MB as Base64, Youdu's
+			// ciphertext is Base64 too.
+			MaxRequestBodySize: 32 << 20,
 			// Connection-level noise (clients that hang up, dropped-call
 			// faults) is not worth a log line in a sandbox.
 			Logger:       quiet{},

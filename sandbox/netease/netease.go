@@ -197,6 +197,8 @@ func match(rawPath []byte) (*route, bool) {
 		return &route{version: v1, serve: (*Emulator).sendMsg}, true
 	case "/msg/sendBatchMsg.action":
 		return &route{version: v1, serve: (*Emulator).sendBatchMsg}, true
+	case "/msg/upload.action":
+		return &route{version: v1, serve: (*Emulator).upload}, true
 	case "/im/v2/conversations/messages":
 		return &route{version: v2, serve: (*Emulator).batchSendV2}, true
 	}
@@ -217,6 +219,9 @@ func match(rawPath []byte) (*route, bool) {
 }
 
 func (e *Emulator) serveAPI(ctx *fasthttp.RequestCtx) {
+	if e.download(ctx) {
+		return
+	}
 	r, ok := match(ctx.URI().PathOriginal())
 	if !ok {
 		emu.WriteJSON(ctx, fasthttp.StatusNotFound, map[string]any{

@@ -99,7 +99,7 @@ func TestAdminSurface(t *testing.T) {
 
 func TestUnknownPathAndMethod(t *testing.T) {
 	h := newHarness(t, nil)
-	a := h.post("/cgi/media/upload", "{}", "")
+	a := h.post("/cgi/user/get", "{}", "")
 	if a.status != fasthttp.StatusNotFound || a.json.Get("errcode").Int() != CodeInvalidRequest {
 		t.Fatalf("unknown path: %d %s", a.status, a.body)
 	}

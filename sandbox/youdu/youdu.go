@@ -235,6 +235,12 @@ func (e *Emulator) serveAPI(ctx *fasthttp.RequestCtx) {
 		serve = e.getToken
 	case "/cgi/msg/send":
 		serve = e.sendMsg
+	case "/cgi/media/upload":
+		serve = e.mediaUpload
+	case "/cgi/media/get":
+		serve = e.mediaGet
+	case "/cgi/media/search":
+		serve = e.mediaSearch
 	default:
 		emu.WriteJSON(ctx, fasthttp.StatusNotFound, answer{ErrCode: CodeInvalidRequest, ErrMsg: "youdu: no such API: " + string(ctx.Path())})
 		return
