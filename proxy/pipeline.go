@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
+	"github.com/imrelay/imrelay/proxy/metrics"
 	"github.com/imrelay/imrelay/proxy/upstream"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 	"github.com/imrelay/imrelay/sdk/abi"
@@ -24,6 +25,7 @@ import (
 // once the pool is warm.
 type exchange struct {
 	s   *Server
+	t   *table // the configuration the request is served by
 	r   *route
 	ctx *fasthttp.RequestCtx
 	rc  reqContext
@@ -43,6 +45,12 @@ type exchange struct {
 	fields     [][]byte
 	calls      []call
 	hasBatch   bool
+
+	began   time.Time
+	outcome metrics.Outcome // set by fail; otherwise read from the results
+	failed  bool
+	id      []byte  // the request id
+	arena   idArena // backs the id strings handed to the logger
 }
 
 // call is one provider request of an exchange and its answer.
@@ -67,9 +75,11 @@ var (
 	errTimeout        = &abi.GuestError{Code: abi.CodeTimeout, Message: "the request timed out; messages may or may not have been delivered"}
 )
 
-func (x *exchange) start(s *Server, r *route, ctx *fasthttp.RequestCtx) {
-	x.s, x.r, x.ctx = s, r, ctx
-	x.deadline = time.Now().Add(s.requestTimeout)
+func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
+	x.s, x.t, x.r, x.ctx = s, t, r, ctx
+	x.failed = false
+	x.calls = x.calls[:0]
+	x.deadline = time.Now().Add(t.requestTimeout)
 	x.rc.reset(x.deadline)
 	if cap(x.inst) < len(r.plugins) {
 		x.inst = make([]*wasmhost.Instance, len(r.plugins))
@@ -105,7 +115,7 @@ func (x *exchange) finish() {
 	}
 	clear(x.views[:cap(x.views)])
 	clear(x.fields[:cap(x.fields)])
-	x.s, x.r, x.ctx, x.clientBody = nil, nil, nil, nil
+	x.s, x.t, x.r, x.ctx, x.clientBody = nil, nil, nil, nil, nil
 }
 
 func trim(b *[]byte) {
@@ -152,7 +162,7 @@ func (x *exchange) call(i int, hook abi.Hook, dst *[]byte) error {
 // run serves the request; it always writes an answer.
 func (x *exchange) run() {
 	r, ctx := x.r, x.ctx
-	if len(ctx.Request.Header.RawHeaders()) > x.s.maxHeader {
+	if len(ctx.Request.Header.RawHeaders()) > x.t.maxHeader {
 		x.fail(errHeaderTooLarge)
 		return
 	}
@@ -178,7 +188,7 @@ func (x *exchange) run() {
 		return
 	}
 	x.hasBatch = true
-	if n := countMessages(x.batch); n > x.s.maxMessages {
+	if n := countMessages(x.batch); n > x.t.maxMessages {
 		x.fail(errTooMany)
 		return
 	}
@@ -192,6 +202,10 @@ func (x *exchange) run() {
 			return
 		}
 		x.batch, x.spare = x.spare, x.batch
+	}
+	if ge := x.bridgeMedia(); ge != nil { // proxy/media: attachments the target must host
+		x.fail(ge)
+		return
 	}
 
 	f = abi.AppendFrame(x.frame[:0], 2)
@@ -292,7 +306,7 @@ func (x *exchange) send() {
 		x.do(&x.calls[0])
 		return
 	}
-	workers := min(n, x.s.fanout)
+	workers := min(n, x.t.fanout)
 	next := make(chan int, n)
 	for i := range n {
 		next <- i
@@ -315,10 +329,15 @@ func (x *exchange) send() {
 }
 
 func (x *exchange) do(c *call) {
+	start := time.Now()
 	if err := x.r.provider.Do(&x.rc, x.deadline, &c.req, &c.ans); err != nil {
 		c.failed = true
-		c.errDoc = upstream.TransportError(err).AppendJSON(c.errDoc[:0])
+		ge := upstream.TransportError(err)
+		c.errDoc = ge.AppendJSON(c.errDoc[:0])
+		x.r.prov.m.Failed(string(ge.Code), time.Since(start))
+		return
 	}
+	x.r.prov.m.Answered(c.ans.Status, time.Since(start))
 }
 
 // appendAnswers appends FieldResponses: a frame of answer frames, in the
@@ -354,6 +373,8 @@ func (x *exchange) appendAnswers(f []byte) []byte {
 // fail answers a host-side failure: a results document with a top-level
 // error, rendered by the inbound codec like any other answer.
 func (x *exchange) fail(ge *abi.GuestError) {
+	x.failed = true
+	x.outcome = metrics.CodeOutcome(string(ge.Code))
 	b := append(x.results[:0], `{"v":1,"error":`...)
 	b = ge.AppendJSON(b)
 	x.results = append(b, `,"results":[]}`...)
@@ -373,6 +394,9 @@ func (x *exchange) failPlugin(i int, err error) {
 	code := abi.CodeInternal
 	if we != nil {
 		code = we.Code()
+	}
+	if code != abi.CodeBusy {
+		x.r.faults[i].Count(faultKind(err))
 	}
 	if code == abi.CodeBusy {
 		x.fail(errBusy)
@@ -442,6 +466,9 @@ func (x *exchange) fallback(err error) {
 	switch {
 	case errors.As(err, &we) && we.Code() == abi.CodeBusy:
 	default:
+		if we != nil {
+			x.r.faults[x.r.inbound].Count(faultKind(err))
+		}
 		x.s.logger.Error("inbound codec cannot render the answer", "route", x.r.name, "err", err)
 		ge = &abi.GuestError{Code: abi.CodeInternal, Message: "the relay cannot render its answer; see the relay's log"}
 		// The outcome of the messages is in the results the codec could
@@ -450,6 +477,8 @@ func (x *exchange) fallback(err error) {
 			x.s.logger.Warn("unrendered results", "route", x.r.name, slog.String("results", string(x.results)))
 		}
 	}
+	x.failed = true
+	x.outcome = metrics.CodeOutcome(string(ge.Code))
 	writeFallback(x.ctx, x.r.dialect, ge, time.Now())
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/inbound"
+	"github.com/imrelay/imrelay/proxy/metrics"
 	"github.com/imrelay/imrelay/proxy/upstream"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 )
@@ -20,6 +21,7 @@ import (
 type route struct {
 	name     string
 	dialect  string
+	dialects string // "inbound->target", for the request log
 	method   []byte
 	host     []byte     // lowercase; empty matches any
 	patterns [][][]byte // per pattern, its segments; "*" one segment, "**" the rest
@@ -37,6 +39,9 @@ type route struct {
 	mwOpts     [][]byte // options JSON per middleware
 	targetOpts []byte   // options JSON for the target codec
 	provider   *upstream.Provider
+	prov       *provider         // the provider's broker and metrics
+	faults     []*metrics.Faults // per plugin, as plugins
+	metrics    *metrics.Route    // resolved at build: no lookup per request
 }
 
 var (

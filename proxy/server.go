@@ -28,6 +28,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,7 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ import (
 
 	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/inbound"
+	"github.com/imrelay/imrelay/proxy/metrics"
 	"github.com/imrelay/imrelay/proxy/upstream"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 	"github.com/imrelay/imrelay/sdk/abi"
@@ -68,26 +70,28 @@ type Options struct {
 
 // Server is a configured relay.
 type Server struct {
-	cfg    *config.Config
-	logger *slog.Logger
-	host   *wasmhost.Host
-	broker *upstream.Broker
+	cfg     *config.Config // the configuration it started with
+	logger  *slog.Logger
+	host    *wasmhost.Host
+	metrics *metrics.Set
+	builtin func(name string) ([]byte, error)
+	now     func() time.Time
+	dial    func(addr string, timeout time.Duration) (net.Conn, error)
 
-	plugins   map[string]*wasmhost.Plugin
-	providers map[string]*upstream.Provider
-	router    router
-	srv       *fasthttp.Server
-	pool      sync.Pool // *exchange
+	// table is the configuration in effect, compiled (table.go); a
+	// reload swaps it. reloadMu serialises reloads.
+	table    atomic.Pointer[table]
+	reloadMu sync.Mutex
+	shutting atomic.Bool
 
-	requestTimeout time.Duration
-	maxHeader      int
-	maxMessages    int
-	maxConcurrent  int64
-	fanout         int
-	inflight       atomic.Int64
+	srv      *fasthttp.Server
+	pool     sync.Pool // *exchange
+	inflight atomic.Int64
+	ids      requestIDs
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	served    []net.Listener // listeners given to ServeListener
 }
 
 // New builds the relay described by cfg (validated by package config):
@@ -102,16 +106,18 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (_ *Server, err e
 		opt.Now = time.Now
 	}
 	s := &Server{
-		cfg:            cfg,
-		logger:         opt.Logger,
-		plugins:        map[string]*wasmhost.Plugin{},
-		providers:      map[string]*upstream.Provider{},
-		requestTimeout: cfg.Limits.RequestTimeout,
-		maxHeader:      int(cfg.Limits.MaxHeader),
-		maxMessages:    cfg.Limits.MaxMessages,
-		maxConcurrent:  int64(cfg.Limits.MaxConcurrent),
-		fanout:         max(1, cfg.Limits.Fanout),
+		cfg:     cfg,
+		logger:  opt.Logger,
+		builtin: opt.Plugin,
+		now:     opt.Now,
+		dial:    opt.Dial,
 	}
+	s.ids.init()
+	s.metrics = metrics.New(metrics.Sources{
+		Plugins:  s.pluginSamples,
+		Brokers:  s.brokerSamples,
+		InFlight: func() float64 { return float64(s.inflight.Load()) },
+	})
 	s.pool.New = func() any { return new(exchange) }
 	s.host, err = wasmhost.New(wasmhost.Config{CacheDir: cfg.Plugins.CacheDir, MemoryLimit: uint64(cfg.Plugins.MemoryLimit), Logger: opt.Logger})
 	if err != nil {
@@ -122,34 +128,22 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (_ *Server, err e
 			_ = s.Close(context.Background())
 		}
 	}()
-	s.broker = upstream.NewBroker(upstream.BrokerConfig{Now: opt.Now})
-	for _, name := range cfg.ProviderNames() {
-		p, err := upstream.New(cfg.Providers[name], upstream.Options{Broker: s.broker, Now: opt.Now, Dial: opt.Dial})
-		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-		s.providers[name] = p
-	}
-	if err := s.loadPlugins(ctx, opt); err != nil {
+	t, err := s.build(ctx, cfg, nil)
+	if err != nil {
 		return nil, err
 	}
-	for i := range cfg.Routes {
-		r, err := s.compileRoute(&cfg.Routes[i], opt)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: routes[%d] (%s): %w", i, cfg.Routes[i].Name, err)
-		}
-		s.router.routes = append(s.router.routes, r)
-	}
+	s.table.Store(t)
+	s.metrics.Loaded(t.loadedAt)
 	s.srv = &fasthttp.Server{
 		Handler:                      s.handle,
 		ErrorHandler:                 s.handleError,
 		Name:                         "imrelay",
 		MaxRequestBodySize:           int(cfg.Limits.MaxBody),
-		ReadBufferSize:               max(4096, 2*s.maxHeader),
-		ReadTimeout:                  s.requestTimeout,
-		WriteTimeout:                 s.requestTimeout,
+		ReadBufferSize:               max(4096, 2*t.maxHeader),
+		ReadTimeout:                  t.requestTimeout,
+		WriteTimeout:                 t.requestTimeout,
 		IdleTimeout:                  2 * time.Minute,
-		Concurrency:                  int(2*s.maxConcurrent) + 64,
+		Concurrency:                  int(2*t.maxConcurrent) + 64,
 		DisablePreParseMultipartForm: true,
 		NoDefaultServerHeader:        true,
 		CloseOnShutdown:              true,
@@ -164,8 +158,11 @@ type pluginUse struct {
 	who  string // the first key that asked for it, for errors
 }
 
-// loadPlugins loads every plugin the routes name, once each, in parallel.
-func (s *Server) loadPlugins(ctx context.Context, opt Options) error {
+// loadPlugins loads every plugin the routes of t name, once each, in
+// parallel. A plugin old already runs from the same bytes, with the same
+// kind and pool settings, is shared instead of loaded again.
+func (s *Server) loadPlugins(ctx context.Context, t *table, old *table) error {
+	cfg := t.cfg
 	uses := map[string]pluginUse{}
 	var order []string
 	need := func(name string, kind abi.Kind, who string) error {
@@ -179,12 +176,12 @@ func (s *Server) loadPlugins(ctx context.Context, opt Options) error {
 		order = append(order, name)
 		return nil
 	}
-	for i, r := range s.cfg.Routes {
+	for i, r := range cfg.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
 		if err := need(r.Codec, abi.KindCodec, key); err != nil {
 			return err
 		}
-		if err := need(s.cfg.Providers[r.Target].Codec, abi.KindCodec, "providers."+r.Target); err != nil {
+		if err := need(cfg.Providers[r.Target].Codec, abi.KindCodec, "providers."+r.Target); err != nil {
 			return err
 		}
 		for j, m := range r.Middleware {
@@ -195,14 +192,14 @@ func (s *Server) loadPlugins(ctx context.Context, opt Options) error {
 	}
 	type loaded struct {
 		name string
-		p    *wasmhost.Plugin
+		lp   *loadedPlugin
 		err  error
 	}
 	ch := make(chan loaded, len(order))
 	for _, name := range order {
 		go func() {
-			p, err := s.loadPlugin(ctx, name, uses[name].kind, opt)
-			ch <- loaded{name, p, err}
+			lp, err := s.loadPlugin(ctx, cfg, name, uses[name].kind, old)
+			ch <- loaded{name, lp, err}
 		}()
 	}
 	var errs []error
@@ -212,60 +209,56 @@ func (s *Server) loadPlugins(ctx context.Context, opt Options) error {
 			errs = append(errs, l.err)
 			continue
 		}
-		s.plugins[l.name] = l.p
+		t.plugins[l.name] = l.lp
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Server) loadPlugin(ctx context.Context, name string, kind abi.Kind, opt Options) (*wasmhost.Plugin, error) {
-	var wasm []byte
-	if f, ok := s.cfg.Plugins.Files[name]; ok {
-		b, err := os.ReadFile(f.Path)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: plugin %s: %w", name, err)
-		}
-		sum := sha256.Sum256(b)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, f.SHA256) {
-			return nil, fmt.Errorf("proxy: plugin %s: %s has sha256 %s, the configuration pins %s", name, f.Path, got, f.SHA256)
-		}
-		wasm = b
-	} else {
-		if opt.Plugin == nil {
-			return nil, fmt.Errorf("proxy: plugin %s: no built-in plugins and no plugins.files entry", name)
-		}
-		b, err := opt.Plugin(name)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: plugin %s: %w", name, err)
-		}
-		wasm = b
-	}
-	p, err := s.host.Load(ctx, name, wasm, wasmhost.Options{
-		Kind:          kind,
-		MaxInstances:  s.cfg.Plugins.PoolSize,
-		MaxCalls:      s.cfg.Plugins.MaxCalls,
-		RecycleMemory: uint64(s.cfg.Plugins.RecycleMemory),
-		Timeout:       s.cfg.Plugins.CallTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	return p, nil
-}
-
-// compileRoute resolves one configured route.
-func (s *Server) compileRoute(rc *config.Route, opt Options) (*route, error) {
-	prov := s.cfg.Providers[rc.Target]
-	v, err := inbound.New(rc.Dialect, &rc.Auth, inbound.Options{Scope: rc.Name, Now: opt.Now})
+func (s *Server) loadPlugin(ctx context.Context, cfg *config.Config, name string, kind abi.Kind, old *table) (*loadedPlugin, error) {
+	wasm, source, err := s.readPlugin(cfg, name)
 	if err != nil {
 		return nil, err
 	}
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+	opts := wasmhost.Options{
+		Kind:          kind,
+		MaxInstances:  cfg.Plugins.PoolSize,
+		MaxCalls:      cfg.Plugins.MaxCalls,
+		RecycleMemory: uint64(cfg.Plugins.RecycleMemory),
+		Timeout:       cfg.Plugins.CallTimeout,
+		Config:        cfg.Plugins.ConfigJSON[name],
+	}
+	if old != nil {
+		if lp := old.plugins[name]; lp != nil && lp.hash == hash && lp.kind == kind && reflect.DeepEqual(lp.want, opts) {
+			return lp, nil
+		}
+	}
+	p, err := s.host.Load(ctx, name, wasm, opts)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return &loadedPlugin{p: p, hash: hash, source: source, kind: kind, want: opts, opts: p.Options(), faults: s.metrics.PluginFaults(name)}, nil
+}
+
+// compileRoute resolves one configured route of t.
+func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, error) {
+	prov := t.cfg.Providers[rc.Target]
+	v, err := s.verifierFor(rc, old)
+	if err != nil {
+		return nil, err
+	}
+	pr := t.providers[rc.Target]
 	r := &route{
 		name:     rc.Name,
 		dialect:  rc.Dialect,
+		dialects: rc.Dialect + "->" + prov.Dialect,
 		method:   []byte(rc.Method),
 		host:     []byte(strings.ToLower(rc.Host)),
 		verifier: v,
-		provider: s.providers[rc.Target],
+		provider: pr.up,
+		prov:     pr,
+		metrics:  s.metrics.Route(rc.Name, rc.Dialect, prov.Dialect),
 	}
 	if tp := v.TokenPath(); tp != "" {
 		r.tokenPath = []byte(tp)
@@ -274,13 +267,14 @@ func (s *Server) compileRoute(rc *config.Route, opt Options) (*route, error) {
 		r.patterns = append(r.patterns, compilePattern(p))
 	}
 	index := func(name string) int {
-		p := s.plugins[name]
+		lp := t.plugins[name]
 		for i, q := range r.plugins {
-			if q == p {
+			if q == lp.p {
 				return i
 			}
 		}
-		r.plugins = append(r.plugins, p)
+		r.plugins = append(r.plugins, lp.p)
+		r.faults = append(r.faults, lp.faults)
 		return len(r.plugins) - 1
 	}
 	r.inbound = index(rc.Codec)
@@ -309,36 +303,79 @@ func (s *Server) compileRoute(rc *config.Route, opt Options) (*route, error) {
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	r, token := s.router.match(ctx)
+	t := s.acquire()
+	defer t.release()
+	r, token := t.router.match(ctx)
 	if r == nil {
-		s.notFound(ctx)
+		if !s.serveHealth(ctx) {
+			s.notFound(ctx)
+		}
 		return
 	}
 	if token {
 		r.verifier.ServeToken(ctx)
 		return
 	}
-	if s.inflight.Add(1) > s.maxConcurrent {
+	start := time.Now()
+	if s.inflight.Add(1) > t.maxConcurrent {
 		s.inflight.Add(-1)
-		writeFallback(ctx, r.dialect, errBusy, time.Now())
+		writeFallback(ctx, r.dialect, errBusy, start)
+		r.metrics.Done(metrics.CodeOutcome(string(abi.CodeBusy)), time.Since(start), 0)
 		return
 	}
 	x := s.pool.Get().(*exchange)
-	x.start(s, r, ctx)
+	x.start(s, t, r, ctx)
+	x.began = start
 	x.run()
+	x.observe()
 	x.finish()
 	s.pool.Put(x)
 	s.inflight.Add(-1)
+}
+
+// Health endpoints, answered on the relay's own listeners as well as on
+// the admin listener, for load balancers that probe the traffic port.
+var (
+	pathHealthz = []byte("/healthz")
+	pathReadyz  = []byte("/readyz")
+)
+
+// serveHealth answers GET /healthz and /readyz when no route claims them.
+func (s *Server) serveHealth(ctx *fasthttp.RequestCtx) bool {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return false
+	}
+	path := rawPath(ctx)
+	switch {
+	case bytes.Equal(path, pathHealthz):
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("ok\n")
+	case bytes.Equal(path, pathReadyz):
+		ctx.SetContentType("text/plain; charset=utf-8")
+		if err := s.Ready(); err != nil {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("not ready: " + err.Error() + "\n")
+			return true
+		}
+		ctx.SetBodyString("ready\n")
+	default:
+		return false
+	}
+	return true
 }
 
 // handleError answers a request fasthttp could not read. A body over the
 // limit is answered in the route's dialect; anything else gets a plain 400.
 func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		if r, _ := s.router.match(ctx); r != nil {
+		t := s.acquire()
+		defer t.release()
+		if r, _ := t.router.match(ctx); r != nil {
 			x := s.pool.Get().(*exchange)
-			x.start(s, r, ctx)
+			x.start(s, t, r, ctx)
+			x.began = time.Now()
 			x.fail(errBodyTooLarge)
+			x.observe()
 			x.finish()
 			s.pool.Put(x)
 			return
@@ -404,12 +441,31 @@ func (s *Server) Serve() error {
 }
 
 // ServeListener serves one listener (tests use in-memory listeners).
-func (s *Server) ServeListener(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) ServeListener(ln net.Listener) error {
+	s.mu.Lock()
+	s.served = append(s.served, ln)
+	s.mu.Unlock()
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting connections and waits for the requests in
 // flight until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+	s.shutting.Store(true)
+	err := s.srv.ShutdownWithContext(ctx)
+	// fasthttp closes only the listeners whose Serve has already begun: a
+	// Shutdown that wins the race against a starting Serve would leave that
+	// one serving forever. Closing every listener makes its Accept fail, so
+	// its Serve returns; closing one fasthttp already closed is harmless.
+	s.mu.Lock()
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+	for _, ln := range s.served {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("proxy: shutdown: %w", err)
 	}
 	return nil
@@ -419,13 +475,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Call it after Shutdown.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
-	for _, p := range s.plugins {
-		if err := p.Close(ctx); err != nil {
+	if t := s.table.Load(); t != nil {
+		if err := t.closeExcept(ctx, nil); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	for _, p := range s.providers {
-		p.Close()
 	}
 	if s.host != nil {
 		if err := s.host.Close(ctx); err != nil {
@@ -435,19 +488,31 @@ func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Broker returns the token broker (tests read its counters).
-func (s *Server) Broker() *upstream.Broker { return s.broker }
+// Broker returns the token broker of the named provider in effect, or nil
+// (tests read its counters).
+func (s *Server) Broker(provider string) *upstream.Broker {
+	if p := s.table.Load().providers[provider]; p != nil {
+		return p.broker
+	}
+	return nil
+}
 
-// Plugin returns a loaded plugin by name, or nil.
-func (s *Server) Plugin(name string) *wasmhost.Plugin { return s.plugins[name] }
+// Plugin returns a loaded plugin in effect by name, or nil.
+func (s *Server) Plugin(name string) *wasmhost.Plugin {
+	if lp := s.table.Load().plugins[name]; lp != nil {
+		return lp.p
+	}
+	return nil
+}
+
+// Metrics returns the relay's metrics (the admin listener serves them).
+func (s *Server) Metrics() *metrics.Set { return s.metrics }
 
 // Issuer returns the token issuer of the named route, or nil: the embedded
 // default uses it to print ready-made tokens.
 func (s *Server) Issuer(route string) *inbound.Issuer {
-	for _, r := range s.router.routes {
-		if r.name == route {
-			return r.verifier.Issuer()
-		}
+	if r := s.table.Load().route(route); r != nil {
+		return r.verifier.Issuer()
 	}
 	return nil
 }

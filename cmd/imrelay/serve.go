@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/imrelay/imrelay/plugins"
 	"github.com/imrelay/imrelay/proxy"
+	"github.com/imrelay/imrelay/proxy/admin"
 	"github.com/imrelay/imrelay/proxy/auth"
 	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
@@ -35,7 +37,8 @@ import (
 // runServe implements `imrelay serve`: with -config it runs the relay the
 // file describes; without, the embedded default — the vendor sandbox in
 // process, every dialect routed to one target, and curl lines to paste.
-// It serves until SIGINT or SIGTERM, then shuts down gracefully.
+// It serves until SIGINT or SIGTERM, then shuts down gracefully; SIGHUP
+// reloads the configuration file and its plugins.
 func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -51,6 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	target := fs.String("target", config.Netease, "embedded default: the `dialect` every message is sent to ("+strings.Join(config.Dialects, ", ")+")")
 	listen := fs.String("listen", "127.0.0.1:8080", "embedded default: the relay's `address` (loopback only)")
 	verbose := fs.Bool("v", false, "log at debug level")
+	adminAddr := fs.String("admin", "", "the admin listener's `address` (metrics, health, admin API); overrides admin.addr")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: imrelay serve [-config FILE] [-target DIALECT] [-listen ADDR]\n\n"+
 			"Runs the relay until interrupted. Without -config it starts the vendor\n"+
@@ -95,13 +99,64 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	if cfg.Plugins.CacheDir == "" {
 		cfg.Plugins.CacheDir = wasmhost.DefaultCacheDir()
 	}
+	if *adminAddr != "" {
+		host, _, err := net.SplitHostPort(*adminAddr)
+		if err != nil || (!config.IsLoopback(host) && !cfg.Admin.AllowRemote) {
+			fmt.Fprintf(stderr, "imrelay serve: -admin %q: want a loopback host:port such as 127.0.0.1:9090 (or admin.allow_remote in the configuration)\n", *adminAddr)
+			return 2
+		}
+		cfg.Admin.Addr = *adminAddr
+	}
+
+	// load reads the configuration file again, for a reload.
+	var reload func(ctx context.Context) error
+	var s *proxy.Server
+	if *file != "" {
+		reload = func(ctx context.Context) error {
+			return s.ReloadFrom(ctx, func() (*config.Config, error) {
+				c, err := config.Load(*file)
+				if err != nil {
+					return nil, err
+				}
+				if c.Plugins.CacheDir == "" {
+					c.Plugins.CacheDir = cfg.Plugins.CacheDir
+				}
+				if *adminAddr != "" {
+					c.Admin.Addr = *adminAddr
+				}
+				return c, nil
+			})
+		}
+	}
+
+	// The admin listener starts first, so /readyz says "starting" while
+	// the plugins compile.
+	var adm *admin.Handler
+	if cfg.Admin.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "imrelay serve: admin listener: %v\n", err)
+			return 1
+		}
+		adm = admin.New(admin.Options{Reload: reload, ReloadTimeout: cfg.Limits.RequestTimeout + cfg.ShutdownTimeout, Logger: logger})
+		hs := &http.Server{Handler: adm, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		defer hs.Close()
+		logger.Info("admin listening", "addr", ln.Addr().String())
+	}
 
 	start := time.Now()
-	s, err := proxy.New(ctx, cfg, proxy.Options{Plugin: builtinPlugin, Logger: logger})
+	s, err = proxy.New(ctx, cfg, proxy.Options{Plugin: builtinPlugin, Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "imrelay serve: %v\n", err)
 		return 1
 	}
+	if adm != nil {
+		adm.SetRelay(s)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	addrs, err := s.Listen()
 	if err != nil {
 		_ = s.Close(context.Background())
@@ -123,21 +178,42 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	}
 
 	code := 0
-	select {
-	case err := <-served:
-		if err != nil {
-			fmt.Fprintf(stderr, "imrelay serve: %v\n", err)
-			code = 1
+	for wait := true; wait; {
+		select {
+		case <-hup:
+			if reload == nil {
+				logger.Warn("SIGHUP ignored: the embedded default has no configuration file to reload")
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, cfg.Limits.RequestTimeout+cfg.ShutdownTimeout)
+			t0 := time.Now()
+			err := reload(rctx)
+			if err != nil {
+				logger.Error("reload failed; the previous configuration stays in effect", "via", "SIGHUP", "err", err)
+			} else {
+				logger.Info("reloaded", "via", "SIGHUP", "took", time.Since(t0).Round(time.Millisecond))
+			}
+			cancel()
+			if hupDone != nil {
+				hupDone(err)
+			}
+			continue
+		case err := <-served:
+			if err != nil {
+				fmt.Fprintf(stderr, "imrelay serve: %v\n", err)
+				code = 1
+			}
+		case <-ctx.Done():
+			logger.Info("shutting down", "deadline", cfg.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			if err := s.Shutdown(sctx); err != nil {
+				fmt.Fprintf(stderr, "imrelay serve: %v\n", err)
+				code = 1
+			}
+			cancel()
+			<-served
 		}
-	case <-ctx.Done():
-		logger.Info("shutting down", "deadline", cfg.ShutdownTimeout)
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		if err := s.Shutdown(sctx); err != nil {
-			fmt.Fprintf(stderr, "imrelay serve: %v\n", err)
-			code = 1
-		}
-		cancel()
-		<-served
+		wait = false
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -147,6 +223,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	}
 	return code
 }
+
+// hupDone, when set (tests), is told the result of each SIGHUP reload.
+var hupDone func(error)
 
 // builtinPlugin returns an embedded plugin's bytes.
 func builtinPlugin(name string) ([]byte, error) {
@@ -228,6 +307,7 @@ func startDemo(target, listen string) (*demo, error) {
 		Listeners: []config.Listener{{Addr: listen}},
 		Providers: providers,
 		Limits:    config.Limits{RequestTimeout: 10 * time.Second},
+		Media:     demoMedia(sb),
 	}
 	for _, dialect := range config.Dialects {
 		r := config.Route{Name: dialect, Dialect: dialect, Target: target}
@@ -356,4 +436,15 @@ func (d *demo) examples(dialect, base string, s *proxy.Server) []string {
 		}
 	}
 	return nil
+}
+
+// demoMedia lets the media bridge fetch from the in-process sandbox only:
+// each emulator's own loopback address and port, nothing else.
+func demoMedia(sb *sandbox.Sandbox) config.Media {
+	var m config.Media
+	for _, v := range sb.Vendors {
+		m.AllowHosts = append(m.AllowHosts, v.Addr)
+		m.AllowPrivate = append(m.AllowPrivate, v.Addr)
+	}
+	return m
 }

@@ -11,6 +11,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -76,6 +77,10 @@ type Config struct {
 	Routes    []Route              `yaml:"routes"`
 	Limits    Limits               `yaml:"limits"`
 	Plugins   PluginHost           `yaml:"plugins"`
+	// Admin is the operator's listener: metrics, health, the admin API.
+	Admin Admin `yaml:"admin"`
+	// Media configures the media bridge (docs/config.md, "media").
+	Media Media `yaml:"media"`
 	// ShutdownTimeout bounds how long a graceful shutdown waits for the
 	// requests in flight.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -86,6 +91,35 @@ type Listener struct {
 	// Addr is host:port. A host that is not a loopback address (or an
 	// empty host, which means every interface) exposes the relay.
 	Addr string `yaml:"addr"`
+}
+
+// Admin configures the admin listener: /metrics, /healthz, /readyz and
+// the admin API (routes, plugins, reload). It is off when Addr is empty.
+type Admin struct {
+	// Addr is host:port; a loopback host unless AllowRemote is set,
+	// because the admin API can reload the relay.
+	Addr string `yaml:"addr"`
+	// AllowRemote permits a non-loopback Addr (behind a firewall or a
+	// network policy that only lets the scraper in).
+	AllowRemote bool `yaml:"allow_remote"`
+}
+
+func (a *Admin) validate(v *validator) {
+	if a.Addr == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		v.add("admin.addr", fmt.Sprintf("%q is not host:port", a.Addr), "write it as \"127.0.0.1:9090\"")
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		v.add("admin.addr", fmt.Sprintf("port %q is not a number 0..65535", port), "write it as \"127.0.0.1:9090\"")
+	}
+	if !IsLoopback(host) && !a.AllowRemote {
+		v.add("admin.addr", fmt.Sprintf("%q is not a loopback address, and the admin API can reload the relay", a.Addr),
+			"listen on 127.0.0.1, or set `admin.allow_remote: true` if only trusted hosts can reach it")
+	}
 }
 
 // Provider is one vendor account the relay sends messages to.
@@ -167,6 +201,8 @@ type Route struct {
 	// Options per plugin: the keys `inbound`, `target` and the name of a
 	// middleware. Each value is a JSON object handed to that plugin.
 	Options map[string]map[string]any `yaml:"options"`
+	// Media is the route's use of the media bridge.
+	Media RouteMedia `yaml:"media"`
 }
 
 // Auth is how the relay verifies the clients of a route. It is on unless
@@ -223,6 +259,12 @@ type PluginHost struct {
 	// Files are plugins loaded from disk, by name, pinned by sha256. A
 	// file may override a built-in plugin of the same name.
 	Files map[string]PluginFile `yaml:"files"`
+	// Config gives a plugin, by name, its configuration: the value is
+	// handed to the guest as JSON (sdk.Config), which may refuse it at load
+	// (for example idmap's id tables). It is shared by every route.
+	Config map[string]any `yaml:"config"`
+	// ConfigJSON is Config encoded once by Validate.
+	ConfigJSON map[string][]byte `yaml:"-"`
 }
 
 // PluginFile is an external plugin.
@@ -333,6 +375,8 @@ func (c *Config) Validate() error {
 		v.add("shutdown_timeout", "negative", "use a duration such as 10s")
 	}
 	c.Plugins.validate(v)
+	c.Admin.validate(v)
+	c.Media.validate(v)
 
 	if len(c.Providers) == 0 {
 		v.add("providers", "no provider", "add a provider with a dialect, a base_url and credentials")
@@ -354,6 +398,7 @@ func (c *Config) Validate() error {
 		r := &c.Routes[i]
 		key := fmt.Sprintf("routes[%d]", i)
 		r.validate(v, key, c)
+		r.Media.validate(v, key, c)
 		if j, dup := names[r.Name]; dup {
 			v.add(key+".name", fmt.Sprintf("%q is also the name of routes[%d]", r.Name, j), "give each route its own name")
 		} else {
@@ -451,6 +496,15 @@ func (p *PluginHost) validate(v *validator) {
 	}
 	if p.CallTimeout < 0 {
 		v.add("plugins.call_timeout", "negative", "use a duration such as 1s, or leave it out for no deadline")
+	}
+	p.ConfigJSON = make(map[string][]byte, len(p.Config))
+	for _, name := range sortedKeys(p.Config) {
+		b, err := json.Marshal(p.Config[name])
+		if err != nil {
+			v.add("plugins.config."+name, "cannot be encoded as JSON: "+err.Error(), "give a mapping of strings, numbers, lists and mappings")
+			continue
+		}
+		p.ConfigJSON[name] = b
 	}
 	for _, name := range sortedKeys(p.Files) {
 		f := p.Files[name]

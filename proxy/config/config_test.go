@@ -182,3 +182,28 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAddr: the admin listener is loopback unless allow_remote.
+func TestAdminAddr(t *testing.T) {
+	for _, c := range []struct {
+		admin Admin
+		ok    bool
+	}{
+		{Admin{}, true},
+		{Admin{Addr: "127.0.0.1:9090"}, true},
+		{Admin{Addr: "0.0.0.0:9090"}, false},
+		{Admin{Addr: "0.0.0.0:9090", AllowRemote: true}, true},
+		{Admin{Addr: "9090"}, false},
+	} {
+		v := &validator{file: "relay.yaml"}
+		c.admin.validate(v)
+		if (len(v.errs) == 0) != c.ok {
+			t.Errorf("%+v: errors %v", c.admin, v.errs)
+		}
+		for _, err := range v.errs {
+			if !strings.Contains(err.Error(), "relay.yaml: admin.addr") || !strings.Contains(err.Error(), "fix:") {
+				t.Errorf("message without file, key or fix: %v", err)
+			}
+		}
+	}
+}

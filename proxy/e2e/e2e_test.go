@@ -186,7 +186,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 			if !codecAvailable(target) {
 				t.Fatalf("missing plugins/%s: run make plugins", target)
 			}
-			before := e.relay.Broker().Stats()
+			before := e.relay.Broker(target).Stats()
 			for i := 0; i < 6; i++ {
 				if i == 3 {
 					must(t, e.vendors[target].core.Faults.Set(emu.Faults{ExpireTokens: 1}))
@@ -200,7 +200,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 					t.Fatalf("message %d arrived %d times", i, n)
 				}
 			}
-			s := e.relay.Broker().Stats()
+			s := e.relay.Broker(target).Stats()
 			if s.Drops-before.Drops != 1 || s.Fetches-before.Fetches != 2 {
 				t.Errorf("broker: %+v (before %+v), want one drop and two token calls", s, before)
 			}
