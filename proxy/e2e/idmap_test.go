@@ -12,18 +12,60 @@ import (
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 )
 
-// TestIdmapOnRoute wires the idmap middleware into a route through the
-// relay's configuration. idmap's table is its plugin configuration, which
-// the relay's YAML cannot give yet, so the relay loads it with none, and
-// idmap refuses that at load: the relay must not start, and must say why.
-// (When plugin configuration reaches the relay, this test grows a table
-// and checks the ids a provider's inbox receives.)
-func TestIdmapOnRoute(t *testing.T) {
-	for _, name := range []string{"idmap", config.Getsender} {
-		if !codecAvailable(name) {
-			t.Skipf("needs plugins/%s built (make plugins)", name)
+// idmapTable is the id mapping the tests give the idmap middleware: the
+// getsender client's ids on the left, the NetEase accounts on the right.
+var idmapTable = map[string]any{
+	"users":    map[string]any{"alice": "ne_alice", "gs_bob": "ne_bob"},
+	"unmapped": "reject",
+}
+
+// withIdmap puts idmap on the getsender → netease route with idmapTable as
+// its plugin configuration.
+func withIdmap(c *config.Config) {
+	for i := range c.Routes {
+		if c.Routes[i].Name == config.Getsender+"->"+config.Netease {
+			c.Routes[i].Middleware = []string{"idmap"}
 		}
 	}
+	c.Plugins.Config = map[string]any{"idmap": idmapTable}
+}
+
+// TestIdmapOnRoute sends getsender messages through a route whose idmap
+// middleware maps the client's ids into NetEase's namespace, from the table
+// in the relay's configuration: the message must arrive from and to the
+// mapped accounts, and an id missing from the table (unmapped: reject) must
+// be refused with nothing sent.
+func TestIdmapOnRoute(t *testing.T) {
+	e := newEnv(t, withIdmap)
+	path, body := textRequest(config.Getsender, "gs_bob", "mapped hello")
+	a := e.send(config.Getsender, config.Netease, good, path, body)
+	if !accepted(config.Getsender, a, "ne_bob") {
+		t.Fatalf("mapped message refused: %d %s", a.status, a.body)
+	}
+	got := e.inbox(config.Netease, "ne_bob")
+	if len(got) != 1 {
+		t.Fatalf("ne_bob received %d messages, want 1", len(got))
+	}
+	if got[0].From != "ne_alice" {
+		t.Errorf("from = %q, want the mapped ne_alice", got[0].From)
+	}
+	if n := len(e.inbox(config.Netease, "gs_bob")); n != 0 {
+		t.Errorf("the unmapped id gs_bob received %d messages", n)
+	}
+
+	path, body = textRequest(config.Getsender, "stranger", "not in the table")
+	a = e.send(config.Getsender, config.Netease, good, path, body)
+	if accepted(config.Getsender, a, "stranger") || !strings.Contains(a.body, "stranger") {
+		t.Errorf("an id missing from the table was not refused by name: %d %s", a.status, a.body)
+	}
+	if n := len(e.inbox(config.Netease, "stranger")); n != 0 {
+		t.Errorf("stranger received %d messages", n)
+	}
+}
+
+// TestIdmapNeedsItsTable checks that a route using idmap without a table in
+// plugins.config does not start, and says why.
+func TestIdmapNeedsItsTable(t *testing.T) {
 	cfg := &config.Config{
 		Listeners: []config.Listener{{Addr: "127.0.0.1:0"}},
 		Providers: map[string]*config.Provider{

@@ -16,6 +16,10 @@
 // `go test -run TestCases -update` rewrites the expected outputs from what
 // the first target returns.
 //
+// Check runs cases against a target without a testing.T and returns one
+// Result per case: `imrelay plugin test FILE.wasm CASES` is LoadCases,
+// Check(Wasm(file), cases) and a summary.
+//
 // # Case files
 //
 // One case per file, anywhere under the case directory, named *.txt
