@@ -260,8 +260,8 @@ func checkFrom(v gjson.Result, field string) (string, error) {
 		return "", sdk.BadField(field, "param %s must be a string", field)
 	case v.Str == "":
 		return "", sdk.BadField(field, "param %s can't be empty", field)
-	case idProblem(v.Str) != "":
-		return "", sdk.BadField(field, "param %s %s", field, idProblem(v.Str))
+	case sdk.IDProblem(v.Str) != "":
+		return "", sdk.BadField(field, "param %s %s", field, sdk.IDProblem(v.Str))
 	}
 	return v.Str, nil
 }
@@ -281,7 +281,7 @@ func checkIDs(v gjson.Result, field string, max int) error {
 			err = sdk.BadField(field+"["+strconv.Itoa(n)+"]", "param %s[%d] must be a non-empty string", field, n)
 			return false
 		}
-		if why := idProblem(id.Str); why != "" {
+		if why := sdk.IDProblem(id.Str); why != "" {
 			err = sdk.BadField(field+"["+strconv.Itoa(n)+"]", "param %s[%d] %s", field, n, why)
 			return false
 		}

@@ -124,7 +124,7 @@ func messageType(v gjson.Result) (int, error) {
 func id(v gjson.Result, field string) (string, error) {
 	switch {
 	case v.Type == gjson.String && v.Str != "":
-		if why := idProblem(v.Str); why != "" {
+		if why := sdk.IDProblem(v.Str); why != "" {
 			return "", sdk.BadField(field, "%s %s", field, why)
 		}
 		return v.Str, nil

@@ -177,7 +177,7 @@ func decodeMessage(i int, m gjson.Result, out *sdk.JSON) error {
 func id(v gjson.Result, i int, rest string) (string, error) {
 	switch {
 	case v.Type == gjson.String && v.Str != "":
-		if why := idProblem(v.Str); why != "" {
+		if why := sdk.IDProblem(v.Str); why != "" {
 			return "", sdk.BadField(field(i, rest), "%s %s", rest[1:], why)
 		}
 		return v.Str, nil
