@@ -17,9 +17,18 @@ run:
 # The first step compiles every committed module into the shared cache
 # without -race: under -race the wazero compiler is instrumented too, and a
 # cold compile takes 30-60 s a module instead of ~1 s.
+#
+# wazero stamps each cache entry with its version, read from the binary's
+# build info: test binaries report "dev", real binaries the go.mod version,
+# and an entry stamped by the other kind is recompiled and overwritten. The
+# -X flag makes test binaries report the real version, so tests, the warm-up
+# and any imrelay binary a test builds share one set of entries.
+WAZERO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/tetratelabs/wazero)
+TESTFLAGS = -ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=$(WAZERO_VERSION)
+
 test:
-	$(GO) test -count=1 -run '^TestCommittedModulesLoad$$' ./proxy/wasmhost
-	$(GO) test -race -shuffle=on ./...
+	$(GO) test $(TESTFLAGS) -count=1 -run '^TestCommittedModulesLoad$$' ./proxy/wasmhost
+	$(GO) test $(TESTFLAGS) -race -shuffle=on ./...
 
 plugins:
 	@set -e; for d in $(WASM_DIRS); do \
