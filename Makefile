@@ -58,8 +58,16 @@ check: fmt vet tidy-check plugins-check test
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Runs every fuzz target of the module (each decoder's FuzzDecodeRequest and
+# the rest) for FUZZTIME each. Not part of make check.
+FUZZTIME ?= 30s
 fuzz:
-	@echo "no fuzz targets yet"
+	@set -e; for d in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$d/*_test.go | sed 's/^func //'); do \
+			echo "fuzz $$d $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$d; \
+		done; \
+	done
 
 # Benchmarks against the upstream and the peers, on loopback (bench/README.md).
 # BENCH_DURATION is the measured time per target.
