@@ -203,6 +203,9 @@ type Route struct {
 	Options map[string]map[string]any `yaml:"options"`
 	// Media is the route's use of the media bridge.
 	Media RouteMedia `yaml:"media"`
+	// Migrate holds the route's migration controls: split, cohort,
+	// mirror and shadow (docs/migration.md).
+	Migrate Migrate `yaml:"migrate"`
 }
 
 // Auth is how the relay verifies the clients of a route. It is on unless
@@ -399,6 +402,7 @@ func (c *Config) Validate() error {
 		key := fmt.Sprintf("routes[%d]", i)
 		r.validate(v, key, c)
 		r.Media.validate(v, key, c)
+		r.Migrate.validate(v, key, r, c)
 		if j, dup := names[r.Name]; dup {
 			v.add(key+".name", fmt.Sprintf("%q is also the name of routes[%d]", r.Name, j), "give each route its own name")
 		} else {
