@@ -15,7 +15,7 @@ import (
 // never carries media pays nothing.
 var (
 	mediaBridges sync.Map // *config.Config → *media.Bridge
-	mediaRoutes  sync.Map // *route → *media.Route (nil: the route is off)
+	mediaRoutes  sync.Map // *leg → *media.Route (nil: the route is off)
 )
 
 // bridgeMedia hands the batch to the media bridge between the middleware
@@ -62,7 +62,7 @@ func mediaBridge(c *config.Config) *media.Bridge {
 // mediaRoute returns the bridge's view of the exchange's route, or nil
 // when the bridge is off for it.
 func (x *exchange) mediaRoute() *media.Route {
-	if v, ok := mediaRoutes.Load(x.r); ok {
+	if v, ok := mediaRoutes.Load(x.leg); ok {
 		return v.(*media.Route)
 	}
 	var rc *config.Route
@@ -73,9 +73,9 @@ func (x *exchange) mediaRoute() *media.Route {
 		}
 	}
 	var mr *media.Route
-	if rc != nil && !rc.Media.Off && x.r.provider != nil {
+	if rc != nil && !rc.Media.Off && x.leg.provider != nil {
 		mr = &media.Route{
-			Target:  x.r.provider,
+			Target:  x.leg.provider,
 			Sources: map[string]media.Vendor{},
 			Rehost:  rc.Media.Rehost,
 			Degrade: rc.Policy == config.PolicyDegrade,
@@ -94,6 +94,6 @@ func (x *exchange) mediaRoute() *media.Route {
 			}
 		}
 	}
-	v, _ := mediaRoutes.LoadOrStore(x.r, mr)
+	v, _ := mediaRoutes.LoadOrStore(x.leg, mr)
 	return v.(*media.Route)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/imrelay/imrelay/proxy/metrics"
+	"github.com/imrelay/imrelay/proxy/migrate"
 	"github.com/imrelay/imrelay/proxy/upstream"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 	"github.com/imrelay/imrelay/sdk/abi"
@@ -45,6 +46,13 @@ type exchange struct {
 	fields     [][]byte
 	calls      []call
 	hasBatch   bool
+
+	leg     *leg                                        // the leg being delivered
+	parts   []migrate.Part                              // a split batch, per leg
+	partRes [][]byte                                    // the results of each part
+	key     []byte                                      // a split key being hashed
+	assignF func(int, gjson.Result, string, string) int // x.assignRecipient, bound once
+	job     *job                                        // the background work this request leaves, if any
 
 	began   time.Time
 	outcome metrics.Outcome // set by fail; otherwise read from the results
@@ -87,6 +95,7 @@ func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx
 	x.inst = x.inst[:len(r.plugins)]
 	x.hasBatch = false
 	x.clientBody = nil
+	x.leg = r.legs[0]
 }
 
 // release gives the pinned instances back to their pools.
@@ -103,6 +112,14 @@ func (x *exchange) release() {
 func (x *exchange) finish() {
 	x.rc.stop()
 	x.release()
+	if x.job != nil { // the request failed before its messages were sent
+		putJob(x.job)
+		x.job = nil
+	}
+	for i := range x.parts {
+		trim(&x.parts[i].Batch)
+		trim(&x.partRes[i])
+	}
 	for i := range x.calls {
 		c := &x.calls[i]
 		c.req = upstream.Request{}
@@ -203,21 +220,37 @@ func (x *exchange) run() {
 		}
 		x.batch, x.spare = x.spare, x.batch
 	}
-	if ge := x.bridgeMedia(); ge != nil { // proxy/media: attachments the target must host
-		x.fail(ge)
+	x.copyForJobs() // mirror and shadow see the batch before the media bridge
+
+	if r.assign != nil {
+		if ge := x.deliverSplit(); ge != nil {
+			x.fail(ge)
+			return
+		}
+	} else if err := x.deliver(r.legs[0]); err != nil {
+		x.failDeliver(err)
 		return
 	}
+	x.enqueueJobs()
+	x.respond()
+}
 
-	f = abi.AppendFrame(x.frame[:0], 2)
-	f = abi.AppendField(f, r.targetOpts)
+// deliver translates x.batch for one leg, sends it and leaves the leg's
+// canonical results in x.results. An error is the media bridge's or a
+// plugin's (failDeliver and legError tell them apart).
+func (x *exchange) deliver(l *leg) error {
+	x.leg = l
+	if ge := x.bridgeMedia(); ge != nil { // proxy/media: attachments the target must host
+		return ge
+	}
+	f := abi.AppendFrame(x.frame[:0], 2)
+	f = abi.AppendField(f, l.opts)
 	x.frame = abi.AppendField(f, x.batch)
-	if err := x.call(r.target, abi.HookEncodeRequest, &x.reqs); err != nil {
-		x.failPlugin(r.target, err)
-		return
+	if err := x.call(l.target, abi.HookEncodeRequest, &x.reqs); err != nil {
+		return err
 	}
 	if err := x.prepare(); err != nil {
-		x.failPlugin(r.target, err)
-		return
+		return err
 	}
 	// No instance is held while the provider requests are in flight (call
 	// released each one): the pools bound the translation work, not the
@@ -226,14 +259,26 @@ func (x *exchange) run() {
 	x.send()
 
 	f = abi.AppendFrame(x.frame[:0], 3)
-	f = abi.AppendField(f, r.targetOpts)
+	f = abi.AppendField(f, l.opts)
 	f = abi.AppendField(f, x.batch)
 	x.frame = x.appendAnswers(f)
-	if err := x.call(r.target, abi.HookDecodeResponse, &x.results); err != nil {
-		x.failPlugin(r.target, err)
-		return
+	return x.call(l.target, abi.HookDecodeResponse, &x.results)
+}
+
+// failDeliver answers the client for a leg that failed.
+func (x *exchange) failDeliver(err error) {
+	x.fail(x.legError(err))
+}
+
+// legError turns a failed delivery into the canonical error the client
+// (or, for one leg of a split, the leg's recipients) is answered with:
+// the media bridge's answer as it is, or a failure of the leg's codec.
+func (x *exchange) legError(err error) *abi.GuestError {
+	var ge *abi.GuestError
+	if errors.As(err, &ge) {
+		return ge
 	}
-	x.respond()
+	return x.pluginError(x.leg.target, err)
 }
 
 // rawPath is the request path as the client sent it, percent-encoded.
@@ -330,14 +375,15 @@ func (x *exchange) send() {
 
 func (x *exchange) do(c *call) {
 	start := time.Now()
-	if err := x.r.provider.Do(&x.rc, x.deadline, &c.req, &c.ans); err != nil {
+	l := x.leg
+	if err := l.provider.Do(&x.rc, x.deadline, &c.req, &c.ans); err != nil {
 		c.failed = true
 		ge := upstream.TransportError(err)
 		c.errDoc = ge.AppendJSON(c.errDoc[:0])
-		x.r.prov.m.Failed(string(ge.Code), time.Since(start))
+		l.prov.m.Failed(string(ge.Code), time.Since(start))
 		return
 	}
-	x.r.prov.m.Answered(c.ans.Status, time.Since(start))
+	l.prov.m.Answered(c.ans.Status, time.Since(start))
 }
 
 // appendAnswers appends FieldResponses: a frame of answer frames, in the
@@ -375,40 +421,38 @@ func (x *exchange) appendAnswers(f []byte) []byte {
 func (x *exchange) fail(ge *abi.GuestError) {
 	x.failed = true
 	x.outcome = metrics.CodeOutcome(string(ge.Code))
-	b := append(x.results[:0], `{"v":1,"error":`...)
-	b = ge.AppendJSON(b)
-	x.results = append(b, `,"results":[]}`...)
+	x.results = appendErrorResults(x.results[:0], ge)
 	x.respond()
 }
 
-// failPlugin turns a plugin failure into the client's answer. A guest
-// error is the plugin's answer to the client and is passed on as it is;
-// a fault (trap, deadline, bad output) is logged here, once, and the
-// client gets an internal error without the plugin's internals.
+// failPlugin answers the client for a failure of plugin i.
 func (x *exchange) failPlugin(i int, err error) {
+	x.fail(x.pluginError(i, err))
+}
+
+// pluginError turns a failure of plugin i into a canonical error. A guest
+// error is the plugin's answer to the client and is passed on as it is; a
+// fault (trap, deadline, bad output) is logged here, once, and the client
+// gets an internal error without the plugin's internals.
+func (x *exchange) pluginError(i int, err error) *abi.GuestError {
 	var we *wasmhost.Error
 	if errors.As(err, &we) && we.Guest != nil {
-		x.fail(we.Guest)
-		return
+		return we.Guest
 	}
 	code := abi.CodeInternal
 	if we != nil {
 		code = we.Code()
 	}
-	if code != abi.CodeBusy {
-		x.r.faults[i].Count(faultKind(err))
-	}
 	if code == abi.CodeBusy {
-		x.fail(errBusy)
-		return
+		return errBusy
 	}
+	x.r.faults[i].Count(faultKind(err))
 	if errors.Is(err, wasmhost.ErrDeadline) && !time.Now().Before(x.deadline) {
 		x.s.logger.Warn("request deadline passed in a plugin", "route", x.r.name, "plugin", x.r.plugins[i].Name(), "err", err)
-		x.fail(errTimeout)
-		return
+		return errTimeout
 	}
 	x.s.logger.Error("plugin failed", "route", x.r.name, "plugin", x.r.plugins[i].Name(), "err", err)
-	x.fail(&abi.GuestError{Code: code, Message: "plugin " + x.r.plugins[i].Name() + " failed; see the relay's log"})
+	return &abi.GuestError{Code: code, Message: "plugin " + x.r.plugins[i].Name() + " failed; see the relay's log"}
 }
 
 // respond renders x.results with the inbound codec and writes the answer.

@@ -32,16 +32,34 @@ type route struct {
 	// plugins lists each plugin the route uses once, in the order a
 	// request first needs it; one instance of each is pinned per request.
 	plugins    []*wasmhost.Plugin
-	inbound    int      // index in plugins
-	middleware []int    // indexes in plugins, in order
-	target     int      // index in plugins
-	inOpts     []byte   // options JSON for the inbound codec
-	mwOpts     [][]byte // options JSON per middleware
-	targetOpts []byte   // options JSON for the target codec
-	provider   *upstream.Provider
-	prov       *provider         // the provider's broker and metrics
+	inbound    int               // index in plugins
+	middleware []int             // indexes in plugins, in order
+	inOpts     []byte            // options JSON for the inbound codec
+	mwOpts     [][]byte          // options JSON per middleware
 	faults     []*metrics.Faults // per plugin, as plugins
 	metrics    *metrics.Route    // resolved at build: no lookup per request
+
+	// legs are the providers the route's messages go to: one, or those of
+	// its split or cohort, in hash-range order (proxy/migrate).
+	legs   []*leg
+	assign *assigner // nil with one leg
+	// mirror and shadow are the background controls (migrate.go).
+	mirror *leg
+	shadow []*leg
+	jobs   chan *job // nil without mirror and shadow
+}
+
+// leg is one provider a route translates for: where its messages go, with
+// which codec and options.
+type leg struct {
+	name     string // the provider's name
+	dialects string // "inbound->target", for logs and reports
+	target   int    // the target codec's index in route.plugins
+	opts     []byte // options JSON for the target codec
+	provider *upstream.Provider
+	prov     *provider // the provider's broker and metrics
+	// For shadow candidates: opts with the policy forced each way.
+	rejectOpts, degradeOpts []byte
 }
 
 var (

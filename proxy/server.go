@@ -47,6 +47,7 @@ import (
 	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/inbound"
 	"github.com/imrelay/imrelay/proxy/metrics"
+	"github.com/imrelay/imrelay/proxy/migrate"
 	"github.com/imrelay/imrelay/proxy/upstream"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 	"github.com/imrelay/imrelay/sdk/abi"
@@ -83,6 +84,11 @@ type Server struct {
 	table    atomic.Pointer[table]
 	reloadMu sync.Mutex
 	shutting atomic.Bool
+	closing  atomic.Bool
+
+	// migrate counts what the migration controls see; it outlives
+	// reloads.
+	migrate *migrate.Registry
 
 	srv      *fasthttp.Server
 	pool     sync.Pool // *exchange
@@ -118,6 +124,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (_ *Server, err e
 		Brokers:  s.brokerSamples,
 		InFlight: func() float64 { return float64(s.inflight.Load()) },
 	})
+	s.migrate = migrate.NewRegistry()
+	s.metrics.Registry().MustRegister(s.migrate)
 	s.pool.New = func() any { return new(exchange) }
 	s.host, err = wasmhost.New(wasmhost.Config{CacheDir: cfg.Plugins.CacheDir, MemoryLimit: uint64(cfg.Plugins.MemoryLimit), Logger: opt.Logger})
 	if err != nil {
@@ -181,8 +189,13 @@ func (s *Server) loadPlugins(ctx context.Context, t *table, old *table) error {
 		if err := need(r.Codec, abi.KindCodec, key); err != nil {
 			return err
 		}
-		if err := need(cfg.Providers[r.Target].Codec, abi.KindCodec, "providers."+r.Target); err != nil {
-			return err
+		for _, p := range append(append(r.Legs(), r.Migrate.Shadow...), r.Migrate.Mirror) {
+			if p == "" {
+				continue
+			}
+			if err := need(cfg.Providers[p].Codec, abi.KindCodec, "providers."+p); err != nil {
+				return err
+			}
 		}
 		for j, m := range r.Middleware {
 			if err := need(m, abi.KindMiddleware, fmt.Sprintf("%s.middleware[%d]", key, j)); err != nil {
@@ -248,7 +261,6 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 	if err != nil {
 		return nil, err
 	}
-	pr := t.providers[rc.Target]
 	r := &route{
 		name:     rc.Name,
 		dialect:  rc.Dialect,
@@ -256,8 +268,6 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 		method:   []byte(rc.Method),
 		host:     []byte(strings.ToLower(rc.Host)),
 		verifier: v,
-		provider: pr.up,
-		prov:     pr,
 		metrics:  s.metrics.Route(rc.Name, rc.Dialect, prov.Dialect),
 	}
 	if tp := v.TokenPath(); tp != "" {
@@ -281,12 +291,8 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 	for _, m := range rc.Middleware {
 		r.middleware = append(r.middleware, index(m))
 	}
-	r.target = index(prov.Codec)
 	policy := map[string]any{"policy": rc.Policy}
 	if r.inOpts, err = buildOptions(codecOptions(rc.Dialect, &rc.Auth.Credentials), rc.Options["inbound"], policy); err != nil {
-		return nil, err
-	}
-	if r.targetOpts, err = buildOptions(prov.Options, codecOptions(prov.Dialect, &prov.Credentials), rc.Options["target"], policy); err != nil {
 		return nil, err
 	}
 	for _, m := range rc.Middleware {
@@ -295,6 +301,16 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 			return nil, err
 		}
 		r.mwOpts = append(r.mwOpts, o)
+	}
+	legFor := func(name string) (*leg, error) {
+		pc, pr := t.cfg.Providers[name], t.providers[name]
+		l := &leg{name: name, dialects: rc.Dialect + "->" + pc.Dialect, target: index(pc.Codec), provider: pr.up, prov: pr}
+		var err error
+		l.opts, err = buildOptions(pc.Options, codecOptions(pc.Dialect, &pc.Credentials), rc.Options["target"], policy)
+		return l, err
+	}
+	if err := s.compileControls(t, rc, r, legFor); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -471,11 +487,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// Close frees the plugins, the plugin host and the provider connections.
-// Call it after Shutdown.
+// Close frees the plugins, the plugin host and the provider connections,
+// after the background jobs still queued (mirror, shadow) are done or ctx
+// is. Call it after Shutdown.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
 	if t := s.table.Load(); t != nil {
+		if s.closing.CompareAndSwap(false, true) {
+			t.release()
+		}
+		if err := waitDrained(ctx, t); err != nil {
+			errs = append(errs, err)
+		}
 		if err := t.closeExcept(ctx, nil); err != nil {
 			errs = append(errs, err)
 		}
@@ -504,6 +527,10 @@ func (s *Server) Plugin(name string) *wasmhost.Plugin {
 	}
 	return nil
 }
+
+// Migration reports what the migration controls of every route have seen
+// since the relay started (the admin API serves it).
+func (s *Server) Migration() migrate.Report { return s.migrate.Snapshot() }
 
 // Metrics returns the relay's metrics (the admin listener serves them).
 func (s *Server) Metrics() *metrics.Set { return s.metrics }

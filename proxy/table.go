@@ -44,6 +44,9 @@ type table struct {
 	drained   chan struct{}
 	drainOnce sync.Once
 	loadedAt  time.Time
+	// ctx lives as long as the table: the cohort watchers stop with it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // loadedPlugin is a plugin and what it was loaded from, so a reload can
@@ -103,6 +106,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, old *table) (_ *
 		loadedAt:       time.Now(),
 	}
 	t.refs.Store(1)
+	t.ctx, t.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			t.closeExcept(ctx, old)
@@ -133,12 +137,14 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, old *table) (_ *
 		}
 		t.router.routes = append(t.router.routes, r)
 	}
+	s.startWorkers(t)
 	return t, nil
 }
 
 // closeExcept closes the plugins and providers of t that keep is not
 // using (all of them when keep is nil).
 func (t *table) closeExcept(ctx context.Context, keep *table) error {
+	t.stop()
 	var errs []error
 	for name, lp := range t.plugins {
 		if keep != nil && keep.plugins[name] == lp {
@@ -323,6 +329,11 @@ type RouteInfo struct {
 	Middleware []string `json:"middleware"`
 	Policy     string   `json:"policy"`
 	Auth       bool     `json:"auth"`
+	// Migration controls (docs/migration.md), when the route has them.
+	Split  map[string]int `json:"split,omitempty"`
+	Cohort string         `json:"cohort,omitempty"` // the cohort's target
+	Mirror string         `json:"mirror,omitempty"`
+	Shadow []string       `json:"shadow,omitempty"`
 }
 
 // PluginInfo describes a loaded plugin (the admin API lists them).
@@ -347,7 +358,11 @@ func (s *Server) Routes() []RouteInfo {
 			Name: rc.Name, Dialect: rc.Dialect, Method: rc.Method, Host: rc.Host, Paths: rc.Paths,
 			Target: rc.Target, TargetAPI: p.Dialect, Codec: rc.Codec, TargetCode: p.Codec,
 			Middleware: append([]string{}, rc.Middleware...), Policy: rc.Policy, Auth: !rc.Auth.Disabled,
+			Split: rc.Migrate.Split, Mirror: rc.Migrate.Mirror, Shadow: rc.Migrate.Shadow,
 		})
+		if c := rc.Migrate.Cohort; c != nil {
+			out[len(out)-1].Cohort = c.Target
+		}
 	}
 	return out
 }
@@ -380,8 +395,10 @@ func (s *Server) Ready() error {
 		return errors.New("starting")
 	}
 	for _, r := range t.router.routes {
-		if r.provider == nil {
-			return fmt.Errorf("route %s: provider not configured", r.name)
+		for _, l := range r.legs {
+			if l.provider == nil {
+				return fmt.Errorf("route %s: provider %s not configured", r.name, l.name)
+			}
 		}
 		for _, p := range r.plugins {
 			if p == nil {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/imrelay/imrelay/proxy"
 	"github.com/imrelay/imrelay/proxy/metrics"
+	"github.com/imrelay/imrelay/proxy/migrate"
 )
 
 // Relay is what the admin API reads from the relay; *proxy.Server is one.
@@ -40,6 +41,7 @@ type Relay interface {
 	Plugins() []proxy.PluginInfo
 	Ready() error
 	Metrics() *metrics.Set
+	Migration() migrate.Report
 }
 
 var _ Relay = (*proxy.Server)(nil)
@@ -89,9 +91,12 @@ func New(opt Options) *Handler {
 	h.mux.HandleFunc("/admin/plugins", h.get(h.withRelay(func(w http.ResponseWriter, r Relay) {
 		writeJSON(w, http.StatusOK, map[string]any{"plugins": r.Plugins()})
 	})))
+	h.mux.HandleFunc("/admin/migration", h.get(h.withRelay(func(w http.ResponseWriter, r Relay) {
+		writeJSON(w, http.StatusOK, r.Migration())
+	})))
 	h.mux.HandleFunc("/admin/reload", h.serveReload)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.URL.Path+"; see /admin/routes, /admin/plugins, /admin/reload, /metrics, /healthz, /readyz")
+		writeError(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.URL.Path+"; see /admin/routes, /admin/plugins, /admin/migration, /admin/reload, /metrics, /healthz, /readyz")
 	})
 	return h
 }

@@ -12,12 +12,14 @@ import (
 
 	"github.com/imrelay/imrelay/proxy"
 	"github.com/imrelay/imrelay/proxy/metrics"
+	"github.com/imrelay/imrelay/proxy/migrate"
 )
 
 // fakeRelay is a Relay with fixed answers.
 type fakeRelay struct {
 	m     *metrics.Set
 	ready error
+	mig   *migrate.Registry
 }
 
 func (f *fakeRelay) Routes() []proxy.RouteInfo {
@@ -28,6 +30,9 @@ func (f *fakeRelay) Plugins() []proxy.PluginInfo {
 }
 func (f *fakeRelay) Ready() error          { return f.ready }
 func (f *fakeRelay) Metrics() *metrics.Set { return f.m }
+func (f *fakeRelay) Migration() migrate.Report {
+	return f.mig.Snapshot()
+}
 
 func do(t *testing.T, h http.Handler, method, path string) (int, string) {
 	t.Helper()
@@ -71,7 +76,7 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("healthz: %d", st)
 	}
 
-	f := &fakeRelay{m: metrics.New(metrics.Sources{})}
+	f := &fakeRelay{m: metrics.New(metrics.Sources{}), mig: migrate.NewRegistry()}
 	h.SetRelay(f)
 	if st, body := do(t, h, "GET", "/readyz"); st != 200 {
 		t.Errorf("readyz: %d %s", st, body)
@@ -87,6 +92,12 @@ func TestAdmin(t *testing.T) {
 	st, body = do(t, h, "GET", "/admin/plugins")
 	if st != 200 || !strings.Contains(body, `"sha256": "ab12"`) || !strings.Contains(body, `"pool_size": 4`) {
 		t.Errorf("plugins: %d %s", st, body)
+	}
+	f.mig.Shadow("chat", "youdu", "getsender->youdu", "location", migrate.Degraded, "no location in youdu")
+	st, body = do(t, h, "GET", "/admin/migration")
+	var rep migrate.Report
+	if err := json.Unmarshal([]byte(body), &rep); st != 200 || err != nil || len(rep.Shadow) != 1 || rep.Shadow[0].Degraded != 1 || rep.Shadow[0].Kind != "location" {
+		t.Errorf("migration: %d %s (%v)", st, body, err)
 	}
 	st, body = do(t, h, "GET", "/metrics")
 	if st != 200 || !strings.Contains(body, "imrelay_reloads_total") {
