@@ -3,6 +3,7 @@
 //	imrelay serve [-config FILE]    run the relay (no config: the embedded default)
 //	imrelay sandbox                 run the vendor emulators on loopback
 //	imrelay translate -from X -to Y preview the provider requests a payload becomes
+//	imrelay report [-admin ADDR]    print a running relay's migration counts
 //	imrelay version                 print the version and the plugin ABI
 package main
 
@@ -31,6 +32,7 @@ var commands = map[string]struct {
 	"sandbox":   {runSandbox, "run the five vendor emulators on loopback and print their addresses and credentials"},
 	"translate": {runTranslate, "print the provider requests a client payload becomes, without sending anything"},
 	"version":   {runVersion, "print the version and the plugin ABI version"},
+	"report":    {runReport, "print a running relay's migration report: shadow readiness, mirror divergence, split"},
 	"plugin":    {runPlugin, "scaffold, build and test plugins: plugin new NAME | build DIR | test FILE.wasm CASES"},
 }
 
@@ -57,7 +59,7 @@ func doMain(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: imrelay <command> [flags]")
 	fmt.Fprintln(w)
-	for _, name := range []string{"serve", "sandbox", "translate", "plugin", "version"} {
+	for _, name := range []string{"serve", "sandbox", "translate", "report", "plugin", "version"} {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w)
