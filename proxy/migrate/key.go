@@ -73,18 +73,33 @@ const (
 	fnvPrime64  = 1099511628211
 )
 
-// Bucket maps key to [0, Buckets): the FNV-1a 64-bit hash of key, scaled
-// by the high word of a 64×64-bit multiply by Buckets. It depends on the
-// key's bytes only, so every process, replica and release of imrelay puts
-// a key in the same bucket. It does not allocate.
+// Bucket maps key to [0, Buckets): the FNV-1a 64-bit hash of key, mixed
+// by MurmurHash3's 64-bit finaliser, then scaled by the high word of a
+// 64×64-bit multiply by Buckets. The finaliser matters: FNV-1a's last
+// bytes barely reach its high bits, so without it ids that differ in
+// their last character ("u1001", "u1002") share a bucket and move between
+// providers in blocks. It depends on the key's bytes only, so every
+// process, replica and release of imrelay puts a key in the same bucket.
+// It does not allocate.
 func Bucket(key []byte) uint32 {
 	h := uint64(fnvOffset64)
 	for _, c := range key {
 		h ^= uint64(c)
 		h *= fnvPrime64
 	}
-	hi, _ := bits.Mul64(h, Buckets)
+	hi, _ := bits.Mul64(fmix64(h), Buckets)
 	return uint32(hi)
+}
+
+// fmix64 is MurmurHash3's finaliser: every input bit reaches every output
+// bit.
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // Split assigns buckets to legs by relative integer weights, as

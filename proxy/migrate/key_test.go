@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math/bits"
 	"math/rand/v2"
@@ -86,12 +87,42 @@ func TestConversationSymmetry(t *testing.T) {
 }
 
 // fnvBucket is an independent oracle for Bucket: the standard library's
-// FNV-1a, scaled as documented.
+// FNV-1a, mixed by MurmurHash3's fmix64 and scaled as documented.
 func fnvBucket(key []byte) uint32 {
 	h := fnv.New64a()
 	h.Write(key)
-	hi, _ := bits.Mul64(h.Sum64(), Buckets)
+	x := h.Sum64()
+	for _, m := range []uint64{0xff51afd7ed558ccd, 0xc4ceb9fe1a85ec53, 0} {
+		x ^= x >> 33
+		x *= max(m, 1)
+	}
+	hi, _ := bits.Mul64(x, Buckets)
 	return uint32(hi)
+}
+
+// TestSequentialIDsSpread: ids that differ only in their last characters
+// (how most systems number users) spread like random keys. Plain FNV-1a
+// scaled by its high bits put "sp00000".."sp00009" in one bucket and a
+// 50/50 split at 54/46.
+func TestSequentialIDsSpread(t *testing.T) {
+	for _, pattern := range []string{"user-%d", "u%d", "%d", "1482380382694%05d", "sp%05d"} {
+		s, err := NewSplit([]int{50, 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, seen := 0, map[uint32]bool{}
+		for i := range 10000 {
+			b := Bucket(AppendKey(nil, KeyRecipient, "", "user", fmt.Sprintf(pattern, i)))
+			seen[b] = true
+			n += s.Leg(b)
+		}
+		if share := float64(n) / 100; share < 49 || share > 51 {
+			t.Errorf("%s: leg 1 got %.2f%% of 10000 sequential ids, want 50%% ±1", pattern, share)
+		}
+		if len(seen) < 6000 { // 10000 keys in 10000 buckets fill ~63%
+			t.Errorf("%s: 10000 sequential ids use only %d buckets", pattern, len(seen))
+		}
+	}
 }
 
 func TestBucketMatchesFNV(t *testing.T) {
