@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/wasmhost"
 )
 
@@ -36,7 +37,16 @@ func quietUpstream(tb testing.TB) string {
 // and a request context to replay through its handler.
 func hostPath(tb testing.TB) (*Server, *fasthttp.RequestCtx) {
 	tb.Helper()
+	return hostPathWith(tb, nil)
+}
+
+// hostPathWith is hostPath with the configuration changed by tweak first.
+func hostPathWith(tb testing.TB, tweak func(testing.TB, *config.Config)) (*Server, *fasthttp.RequestCtx) {
+	tb.Helper()
 	cfg := echoConfig(quietUpstream(tb))
+	if tweak != nil {
+		tweak(tb, cfg)
+	}
 	cfg.Plugins.CacheDir = wasmhost.DefaultCacheDir()
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)

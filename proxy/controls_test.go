@@ -1,0 +1,169 @@
+package proxy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/imrelay/imrelay/proxy/config"
+)
+
+// cohortConfig is echoConfig with a second echo provider, up2, and a
+// cohort sending the recipients listed in file to it.
+func cohortConfig(t *testing.T, url, url2 string, listed ...string) *config.Config {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "cohort.txt")
+	var b []byte
+	for _, id := range listed {
+		b = append(b, id+"\n"...)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := echoConfig(url)
+	p2 := *cfg.Providers["up"]
+	p2.BaseURL = url2
+	cfg.Providers["up2"] = &p2
+	cfg.Routes[0].Migrate = config.Migrate{Cohort: &config.Cohort{Target: "up2", File: file}}
+	return cfg
+}
+
+// TestCohortOneAnswer: a message to recipients on both legs is sent to
+// each provider with its own recipients, and the client gets one answer
+// with every recipient and its own outcome (leg by leg within a message).
+func TestCohortOneAnswer(t *testing.T) {
+	up, up2 := startEcho(t), startEcho(t)
+	up2.fail["dave"] = 500
+	r := startRelay(t, cohortConfig(t, up.url, up2.url, "bob", "dave"))
+	_, body := r.post(t, echoAuth, nil, `{"to":["alice","bob","carol","dave"],"text":"hi"}`)
+	res := gjson.Get(body, "results").Array()
+	if len(res) != 4 {
+		t.Fatalf("answer %s, want 4 results", body)
+	}
+	for i, want := range []struct {
+		to string
+		ok bool
+	}{{"alice", true}, {"carol", true}, {"bob", true}, {"dave", false}} {
+		if res[i].Get("to").Str != want.to || res[i].Get("ok").Bool() != want.ok {
+			t.Errorf("result %d = %s, want %s ok=%v", i, res[i].Raw, want.to, want.ok)
+		}
+	}
+	if gjson.Get(body, "ok").Bool() {
+		t.Errorf("a partly failed send answered ok: %s", body)
+	}
+	if got := up.got; !slices.Equal(got, []string{"alice:hi", "carol:hi"}) {
+		t.Errorf("the old provider got %v", got)
+	}
+	if got := up2.got; !slices.Equal(got, []string{"bob:hi"}) {
+		t.Errorf("the cohort's provider got %v", got)
+	}
+	rep := r.s.Migration()
+	counts := map[string]uint64{}
+	for _, row := range rep.Split {
+		counts[row.Target] = row.Recipients
+	}
+	if counts["up"] != 2 || counts["up2"] != 2 {
+		t.Errorf("split counts %v, want 2 and 2", counts)
+	}
+}
+
+// TestCohortLegDown: a leg whose provider cannot be reached fails its own
+// recipients only; the other leg's are sent and reported so.
+func TestCohortLegDown(t *testing.T) {
+	up := startEcho(t)
+	r := startRelay(t, cohortConfig(t, up.url, "http://127.0.0.1:1", "bob"))
+	_, body := r.post(t, echoAuth, nil, `{"to":["alice","bob"],"text":"hi"}`)
+	if !gjson.Get(body, "results.0.ok").Bool() || gjson.Get(body, "results.1.ok").Bool() || gjson.Get(body, "results.1.to").Str != "bob" {
+		t.Fatalf("answer %s: want alice sent and bob not", body)
+	}
+	if !slices.Equal(up.got, []string{"alice:hi"}) {
+		t.Errorf("the old provider got %v", up.got)
+	}
+}
+
+// TestMirrorAfterAnswer: the mirror gets every request after the client
+// is answered; Close waits for the queue, and the divergence counts say
+// which side delivered.
+func TestMirrorAfterAnswer(t *testing.T) {
+	up, up2 := startEcho(t), startEcho(t)
+	up2.fail["bob"] = 500
+	cfg := cohortConfig(t, up.url, up2.url)
+	cfg.Routes[0].Migrate = config.Migrate{Mirror: "up2"}
+	r := startRelay(t, cfg)
+	for range 3 {
+		if _, body := r.post(t, echoAuth, nil, `{"to":["alice","bob"],"text":"hi"}`); !gjson.Get(body, "ok").Bool() {
+			t.Fatalf("answer %s: the primary delivered both", body)
+		}
+	}
+	if err := r.s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.s.Migration()
+	var both, primaryOnly uint64
+	for _, row := range rep.Mirror {
+		both += row.Both
+		primaryOnly += row.PrimaryOnly
+	}
+	if both != 3 || primaryOnly != 3 {
+		t.Errorf("mirror rows %+v: want 3 both (alice) and 3 primary only (bob)", rep.Mirror)
+	}
+	if len(up2.got) != 3 {
+		t.Errorf("the mirror got %v, want alice three times", up2.got)
+	}
+	if len(rep.Jobs) != 1 || rep.Jobs[0].Done != 3 || rep.Jobs[0].Dropped != 0 {
+		t.Errorf("jobs %+v, want 3 done", rep.Jobs)
+	}
+}
+
+// withCohort puts the host path's route on a cohort whose provider is the
+// same quiet upstream, listing nobody: every request is partitioned and
+// merged, and uses one leg.
+func withCohort(tb testing.TB, cfg *config.Config) {
+	file := filepath.Join(tb.TempDir(), "cohort.txt")
+	if err := os.WriteFile(file, []byte("bob\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	p2 := *cfg.Providers["up"]
+	cfg.Providers["up2"] = &p2
+	cfg.Routes[0].Migrate = config.Migrate{Cohort: &config.Cohort{Target: "up2", File: file}}
+}
+
+// TestCohortPathAllocs: the partition and merge of a cohort route add no
+// allocation to the host path.
+func TestCohortPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	s, ctx := hostPathWith(t, withCohort)
+	run := func() {
+		ctx.Response.Reset()
+		s.handle(ctx)
+	}
+	for i := 0; i < 50; i++ {
+		run()
+	}
+	if ctx.Response.StatusCode() != 200 || !gjson.GetBytes(ctx.Response.Body(), "ok").Bool() {
+		t.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if n := testing.AllocsPerRun(200, run); n > hostPathAllocBudget {
+		t.Errorf("a cohort route allocates %.1f times per request, budget %d", n, hostPathAllocBudget)
+	}
+}
+
+// BenchmarkHostPathCohort is BenchmarkHostPath on a cohort route; the
+// ratio of the two is the cost of dividing recipients between legs.
+func BenchmarkHostPathCohort(b *testing.B) {
+	s, ctx := hostPathWith(b, withCohort)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		s.handle(ctx)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		b.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+}
