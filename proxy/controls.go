@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -199,18 +198,8 @@ func (s *Server) runJob(x *exchange, j *job) {
 // startJob prepares x for background work on route r: a request without
 // a client.
 func (x *exchange) startJob(s *Server, t *table, r *route) {
-	x.s, x.t, x.r, x.ctx = s, t, r, nil
-	x.failed = false
-	x.calls = x.calls[:0]
-	x.deadline = time.Now().Add(t.requestTimeout)
-	x.rc.reset(x.deadline)
-	if cap(x.inst) < len(r.plugins) {
-		x.inst = make([]*wasmhost.Instance, len(r.plugins))
-	}
-	x.inst = x.inst[:len(r.plugins)]
+	x.begin(s, t, r, nil)
 	x.hasBatch = true
-	x.clientBody = nil
-	x.leg = r.legs[0]
 }
 
 // runMirror delivers the job's messages to the mirror and counts, per

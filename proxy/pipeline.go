@@ -84,6 +84,12 @@ var (
 )
 
 func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
+	x.begin(s, t, r, ctx)
+}
+
+// begin readies x for a request of route r on table t; ctx is nil for
+// background work.
+func (x *exchange) begin(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
 	x.s, x.t, x.r, x.ctx = s, t, r, ctx
 	x.failed = false
 	x.calls = x.calls[:0]
