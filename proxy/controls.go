@@ -182,21 +182,26 @@ func (s *Server) work(t *table, r *route) {
 
 func (s *Server) runJob(x *exchange, j *job) {
 	t, r := j.t, j.r
-	x.startJob(s, t, r)
-	if r.mirror != nil {
-		x.runMirror(j)
+	if t.retired.Load() {
+		s.countJobs(r, true) // the configuration changed: not run, counted
+	} else {
+		if r.mirror != nil {
+			x.startJob(s, t, r)
+			x.runMirror(j)
+			x.finish()
+		}
+		for _, l := range r.shadow {
+			s.runShadow(x, l, j)
+		}
+		s.countJobs(r, false)
 	}
-	for _, l := range r.shadow {
-		x.runShadow(l, j)
-	}
-	x.finish()
-	s.countJobs(r, false)
 	putJob(j)
 	t.release()
 }
 
-// startJob prepares x for background work on route r: a request without
-// a client.
+// startJob prepares x for one step of background work on route r (a
+// request without a client), with a deadline of its own: a slow mirror
+// does not eat the time of the shadow encodes after it.
 func (x *exchange) startJob(s *Server, t *table, r *route) {
 	x.begin(s, t, r, nil)
 	x.hasBatch = true
@@ -235,16 +240,19 @@ func (x *exchange) runMirror(j *job) {
 // without sending anything, and counts what the candidate would make of
 // it: exact when it encodes under the policy reject, degraded when only
 // the policy degrade encodes it, rejected otherwise.
-func (x *exchange) runShadow(l *leg, j *job) {
+func (s *Server) runShadow(x *exchange, l *leg, j *job) {
 	j.kinds = migrate.Kinds(j.batch, j.kinds[:0])
 	for i, kind := range j.kinds {
+		x.startJob(s, j.t, j.r)
 		var ok bool
 		if x.batch, ok = migrate.Single(x.batch[:0], j.batch, i); !ok {
+			x.finish()
 			continue
 		}
 		o, reason, counted := x.shadowOne(l)
+		x.finish()
 		if counted {
-			x.s.migrate.Shadow(x.r.name, l.name, l.dialects, kind, o, reason)
+			s.migrate.Shadow(j.r.name, l.name, l.dialects, kind, o, reason)
 		}
 	}
 }

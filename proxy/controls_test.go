@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -166,5 +167,50 @@ func BenchmarkHostPathCohort(b *testing.B) {
 	}
 	if ctx.Response.StatusCode() != 200 {
 		b.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+}
+
+// TestReloadDropsQueuedJobs: mirror jobs still queued when a reload
+// replaces the configuration are dropped and counted, not run under the
+// old one; the job already running finishes.
+func TestReloadDropsQueuedJobs(t *testing.T) {
+	up, up2 := startEcho(t), startEcho(t)
+	up2.hold, up2.seen = make(chan struct{}), make(chan struct{}, 8)
+	cfg := cohortConfig(t, up.url, up2.url)
+	cfg.Routes[0].Migrate = config.Migrate{Mirror: "up2", Workers: 1}
+	r := startRelay(t, cfg)
+	for range 3 {
+		if _, body := r.post(t, echoAuth, nil, `{"to":["alice"],"text":"hi"}`); !gjson.Get(body, "ok").Bool() {
+			t.Fatalf("answer %s", body)
+		}
+	}
+	<-up2.seen // the first job is at the mirror; the other two wait in the queue
+	old := r.s.table.Load()
+	next := cohortConfig(t, up.url, up2.url)
+	next.Routes[0].Migrate = config.Migrate{}
+	next.Plugins.CacheDir = cfg.Plugins.CacheDir
+	if err := next.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.s.Reload(context.Background(), next) }()
+	for !old.retired.Load() { // the reload swaps the table before it waits for the old one
+		select {
+		case err := <-done:
+			t.Fatalf("the reload ended before it swapped the table: %v", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	close(up2.hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rep := r.s.Migration()
+	if len(rep.Jobs) != 1 || rep.Jobs[0].Done != 1 || rep.Jobs[0].Dropped != 2 {
+		t.Errorf("jobs %+v, want 1 done and 2 dropped", rep.Jobs)
+	}
+	if n := up2.calls.Load(); n != 1 {
+		t.Errorf("the mirror got %d calls after the reload removed it, want only the one in flight", n)
 	}
 }

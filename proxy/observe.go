@@ -113,7 +113,7 @@ func (x *exchange) observe() {
 		o = resultsOutcome(x.results)
 	}
 	d := time.Since(x.began)
-	x.r.metrics.Done(o, d, len(x.calls))
+	x.r.metrics.Done(o, d, x.sent)
 	id := x.requestID()
 	x.ctx.Response.Header.SetBytesV(headerRequestID, id)
 	l := x.s.logger

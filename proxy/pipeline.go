@@ -53,6 +53,7 @@ type exchange struct {
 	key     []byte                                      // a split key being hashed
 	assignF func(int, gjson.Result, string, string) int // x.assignRecipient, bound once
 	job     *job                                        // the background work this request leaves, if any
+	sent    int                                         // provider requests made, over every leg
 
 	began   time.Time
 	outcome metrics.Outcome // set by fail; otherwise read from the results
@@ -93,6 +94,7 @@ func (x *exchange) begin(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx
 	x.s, x.t, x.r, x.ctx = s, t, r, ctx
 	x.failed = false
 	x.calls = x.calls[:0]
+	x.sent = 0
 	x.deadline = time.Now().Add(t.requestTimeout)
 	x.rc.reset(x.deadline)
 	if cap(x.inst) < len(r.plugins) {
@@ -263,6 +265,7 @@ func (x *exchange) deliver(l *leg) error {
 	// waiting for vendors, so a slow vendor does not starve the plugins.
 	// Plugins keep no state between hooks.
 	x.send()
+	x.sent += len(x.calls)
 
 	f = abi.AppendFrame(x.frame[:0], 3)
 	f = abi.AppendField(f, l.opts)
@@ -271,9 +274,17 @@ func (x *exchange) deliver(l *leg) error {
 	return x.call(l.target, abi.HookDecodeResponse, &x.results)
 }
 
-// failDeliver answers the client for a leg that failed.
+// failDeliver answers the client for a leg that failed. The mirror and
+// the shadow still get the messages, unless the relay itself was out of
+// time or capacity: what the old vendor refused is what a migration most
+// needs to see.
 func (x *exchange) failDeliver(err error) {
-	x.fail(x.legError(err))
+	ge := x.legError(err)
+	if ge.Code != abi.CodeBusy && ge.Code != abi.CodeTimeout {
+		x.results = appendErrorResults(x.results[:0], ge)
+		x.enqueueJobs()
+	}
+	x.fail(ge)
 }
 
 // legError turns a failed delivery into the canonical error the client

@@ -491,6 +491,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // after the background jobs still queued (mirror, shadow) are done or ctx
 // is. Call it after Shutdown.
 func (s *Server) Close(ctx context.Context) error {
+	s.reloadMu.Lock() // no reload swaps the table under Close
+	defer s.reloadMu.Unlock()
 	var errs []error
 	if t := s.table.Load(); t != nil {
 		if s.closing.CompareAndSwap(false, true) {

@@ -47,6 +47,10 @@ type table struct {
 	// ctx lives as long as the table: the cohort watchers stop with it.
 	ctx  context.Context
 	stop context.CancelFunc
+	// retired is set when a reload replaces the table: its background
+	// jobs still queued are dropped (and counted) rather than run under a
+	// configuration no longer in effect.
+	retired atomic.Bool
 }
 
 // loadedPlugin is a plugin and what it was loaded from, so a reload can
@@ -210,6 +214,9 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 func (s *Server) ReloadFrom(ctx context.Context, load func() (*config.Config, error)) (err error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if s.closing.Load() {
+		return errors.New("proxy: reload: the relay is closing")
+	}
 	defer func() { s.metrics.Reloaded(err == nil, time.Now()) }()
 	cfg, err := load()
 	if err != nil {
@@ -224,6 +231,7 @@ func (s *Server) ReloadFrom(ctx context.Context, load func() (*config.Config, er
 		return err
 	}
 	s.table.Store(t)
+	old.retired.Store(true)
 	for _, r := range old.router.routes {
 		if t.route(r.name) == nil {
 			s.metrics.ForgetRoute(r.name)
