@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/imrelay/imrelay/proxy/config"
+	"github.com/imrelay/imrelay/proxy/media"
 )
 
 // cohortConfig is echoConfig with a second echo provider, up2, and a
@@ -212,5 +213,32 @@ func TestReloadDropsQueuedJobs(t *testing.T) {
 	}
 	if n := up2.calls.Load(); n != 1 {
 		t.Errorf("the mirror got %d calls after the reload removed it, want only the one in flight", n)
+	}
+}
+
+// TestReloadForgetsMediaState: the media bridge's per-configuration state
+// goes with the configuration, instead of growing with every reload.
+func TestReloadForgetsMediaState(t *testing.T) {
+	up := startEcho(t)
+	cfg := echoConfig(up.url)
+	r := startRelay(t, cfg)
+	old := r.s.table.Load()
+	mediaBridge(old.cfg)
+	leg := old.router.routes[0].legs[0]
+	mediaRoutes.Store(leg, (*media.Route)(nil))
+
+	next := echoConfig(up.url)
+	next.Plugins.CacheDir = cfg.Plugins.CacheDir
+	if err := next.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mediaBridges.Load(old.cfg); ok {
+		t.Error("the old configuration's media bridge is still kept")
+	}
+	if _, ok := mediaRoutes.Load(leg); ok {
+		t.Error("the old route's media state is still kept")
 	}
 }

@@ -43,6 +43,21 @@ func (x *exchange) bridgeMedia() *abi.GuestError {
 
 var mediaKey = []byte(`"media"`)
 
+// forgetMedia drops the media bridge state of t when t is closed, so a
+// relay reloaded many times does not keep one bridge per configuration it
+// ever had.
+func (t *table) forgetMedia() {
+	mediaBridges.Delete(t.cfg)
+	for _, r := range t.router.routes {
+		for _, l := range r.legs {
+			mediaRoutes.Delete(l)
+		}
+		if r.mirror != nil {
+			mediaRoutes.Delete(r.mirror)
+		}
+	}
+}
+
 func mediaBridge(c *config.Config) *media.Bridge {
 	if b, ok := mediaBridges.Load(c); ok {
 		return b.(*media.Bridge)

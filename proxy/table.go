@@ -149,6 +149,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, old *table) (_ *
 // using (all of them when keep is nil).
 func (t *table) closeExcept(ctx context.Context, keep *table) error {
 	t.stop()
+	t.forgetMedia()
 	var errs []error
 	for name, lp := range t.plugins {
 		if keep != nil && keep.plugins[name] == lp {
