@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/imrelay/imrelay/proxy/config"
 	"github.com/imrelay/imrelay/proxy/migrate"
-	"github.com/imrelay/imrelay/proxy/wasmhost"
 	"github.com/imrelay/imrelay/sdk/abi"
 )
 
@@ -203,7 +201,7 @@ func (s *Server) runJob(x *exchange, j *job) {
 // request without a client), with a deadline of its own: a slow mirror
 // does not eat the time of the shadow encodes after it.
 func (x *exchange) startJob(s *Server, t *table, r *route) {
-	x.begin(s, t, r, nil)
+	x.start(s, t, r, nil)
 	x.hasBatch = true
 }
 
@@ -292,10 +290,6 @@ func (x *exchange) encode(l *leg, opts []byte) error {
 // message: its own error message, or the fault (logged and counted once,
 // by pluginError).
 func (x *exchange) shadowReason(l *leg, err error) (string, bool) {
-	var we *wasmhost.Error
-	if errors.As(err, &we) && we.Code() == abi.CodeBusy {
-		return "", false
-	}
 	ge := x.pluginError(l.target, err)
 	if ge.Code == abi.CodeBusy || ge.Code == abi.CodeTimeout {
 		return "", false
@@ -355,13 +349,10 @@ func (s *Server) compileControls(t *table, rc *config.Route, r *route, legFor fu
 			return err
 		}
 		pc := t.cfg.Providers[name]
-		layers := func(policy string) ([]byte, error) {
-			return buildOptions(pc.Options, codecOptions(pc.Dialect, &pc.Credentials), rc.Options["target"], map[string]any{"policy": policy})
-		}
-		if l.rejectOpts, err = layers(config.PolicyReject); err != nil {
+		if l.rejectOpts, err = targetOptions(pc, rc, config.PolicyReject); err != nil {
 			return err
 		}
-		if l.degradeOpts, err = layers(config.PolicyDegrade); err != nil {
+		if l.degradeOpts, err = targetOptions(pc, rc, config.PolicyDegrade); err != nil {
 			return err
 		}
 		r.shadow = append(r.shadow, l)

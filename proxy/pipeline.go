@@ -84,13 +84,9 @@ var (
 	errTimeout        = &abi.GuestError{Code: abi.CodeTimeout, Message: "the request timed out; messages may or may not have been delivered"}
 )
 
-func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
-	x.begin(s, t, r, ctx)
-}
-
-// begin readies x for a request of route r on table t; ctx is nil for
+// start readies x for a request of route r on table t; ctx is nil for
 // background work.
-func (x *exchange) begin(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
+func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
 	x.s, x.t, x.r, x.ctx = s, t, r, ctx
 	x.failed = false
 	x.calls = x.calls[:0]
@@ -280,11 +276,11 @@ func (x *exchange) deliver(l *leg) error {
 // needs to see.
 func (x *exchange) failDeliver(err error) {
 	ge := x.legError(err)
+	x.setFailure(ge)
 	if ge.Code != abi.CodeBusy && ge.Code != abi.CodeTimeout {
-		x.results = appendErrorResults(x.results[:0], ge)
 		x.enqueueJobs()
 	}
-	x.fail(ge)
+	x.respond()
 }
 
 // legError turns a failed delivery into the canonical error the client
@@ -436,10 +432,15 @@ func (x *exchange) appendAnswers(f []byte) []byte {
 // fail answers a host-side failure: a results document with a top-level
 // error, rendered by the inbound codec like any other answer.
 func (x *exchange) fail(ge *abi.GuestError) {
+	x.setFailure(ge)
+	x.respond()
+}
+
+// setFailure records a host-side failure as the request's results.
+func (x *exchange) setFailure(ge *abi.GuestError) {
 	x.failed = true
 	x.outcome = metrics.CodeOutcome(string(ge.Code))
 	x.results = appendErrorResults(x.results[:0], ge)
-	x.respond()
 }
 
 // failPlugin answers the client for a failure of plugin i.

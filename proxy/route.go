@@ -172,6 +172,13 @@ func buildOptions(layers ...map[string]any) ([]byte, error) {
 	return b, nil
 }
 
+// targetOptions are the options a route gives the codec of provider pc:
+// the provider's, the host's, the route's "target" options and the
+// policy, in that order.
+func targetOptions(pc *config.Provider, rc *config.Route, policy string) ([]byte, error) {
+	return buildOptions(pc.Options, codecOptions(pc.Dialect, &pc.Credentials), rc.Options["target"], map[string]any{"policy": policy})
+}
+
 // codecOptions are the options the host itself gives a codec for a
 // dialect's account: the Easemob org and app that appear in its paths.
 func codecOptions(dialect string, c *config.Credentials) map[string]any {

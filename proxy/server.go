@@ -306,7 +306,7 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 		pc, pr := t.cfg.Providers[name], t.providers[name]
 		l := &leg{name: name, dialects: rc.Dialect + "->" + pc.Dialect, target: index(pc.Codec), provider: pr.up, prov: pr}
 		var err error
-		l.opts, err = buildOptions(pc.Options, codecOptions(pc.Dialect, &pc.Credentials), rc.Options["target"], policy)
+		l.opts, err = targetOptions(pc, rc, rc.Policy)
 		return l, err
 	}
 	if err := s.compileControls(t, rc, r, legFor); err != nil {
