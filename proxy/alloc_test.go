@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
 	"github.com/imrelay/imrelay/proxy/config"
@@ -64,39 +65,60 @@ func hostPathWith(tb testing.TB, tweak func(testing.TB, *config.Config)) (*Serve
 	return s, ctx
 }
 
+// hostPathCases are the routes the host path is measured on: a plain
+// route, and a cohort route, whose batch is partitioned and its results
+// merged on every request.
+var hostPathCases = []struct {
+	name  string
+	tweak func(testing.TB, *config.Config)
+}{
+	{"plain", nil},
+	{"cohort", withCohort},
+}
+
 // TestHostPathAllocs guards the relay's hot path: routing, client auth,
 // the four hook calls, one provider request on a kept-alive connection and
-// the answer allocate nothing once warm.
+// the answer allocate nothing once warm, on a plain route and on a cohort
+// route.
 func TestHostPathAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	s, ctx := hostPath(t)
-	run := func() {
-		ctx.Response.Reset()
-		s.handle(ctx)
-	}
-	for i := 0; i < 50; i++ { // warm the pools and the connection
-		run()
-	}
-	if ctx.Response.StatusCode() != 200 {
-		t.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
-	if n := testing.AllocsPerRun(200, run); n > hostPathAllocBudget {
-		t.Errorf("host path allocates %.1f times per request, budget %d", n, hostPathAllocBudget)
+	for _, tc := range hostPathCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ctx := hostPathWith(t, tc.tweak)
+			run := func() {
+				ctx.Response.Reset()
+				s.handle(ctx)
+			}
+			for i := 0; i < 50; i++ { // warm the pools and the connection
+				run()
+			}
+			if ctx.Response.StatusCode() != 200 || !gjson.GetBytes(ctx.Response.Body(), "ok").Bool() {
+				t.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+			if n := testing.AllocsPerRun(200, run); n > hostPathAllocBudget {
+				t.Errorf("host path allocates %.1f times per request, budget %d", n, hostPathAllocBudget)
+			}
+		})
 	}
 }
 
 // BenchmarkHostPath is one request through the handler (no client
-// connection): its twin is TestHostPathAllocs.
+// connection), per case of TestHostPathAllocs, its twin: the ratio of
+// cohort to plain is the cost of dividing recipients between legs.
 func BenchmarkHostPath(b *testing.B) {
-	s, ctx := hostPath(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx.Response.Reset()
-		s.handle(ctx)
-	}
-	if ctx.Response.StatusCode() != 200 {
-		b.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	for _, tc := range hostPathCases {
+		b.Run(tc.name, func(b *testing.B) {
+			s, ctx := hostPathWith(b, tc.tweak)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				s.handle(ctx)
+			}
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		})
 	}
 }

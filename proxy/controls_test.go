@@ -135,42 +135,6 @@ func withCohort(tb testing.TB, cfg *config.Config) {
 	cfg.Routes[0].Migrate = config.Migrate{Cohort: &config.Cohort{Target: "up2", File: file}}
 }
 
-// TestCohortPathAllocs: the partition and merge of a cohort route add no
-// allocation to the host path.
-func TestCohortPathAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
-	s, ctx := hostPathWith(t, withCohort)
-	run := func() {
-		ctx.Response.Reset()
-		s.handle(ctx)
-	}
-	for i := 0; i < 50; i++ {
-		run()
-	}
-	if ctx.Response.StatusCode() != 200 || !gjson.GetBytes(ctx.Response.Body(), "ok").Bool() {
-		t.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
-	if n := testing.AllocsPerRun(200, run); n > hostPathAllocBudget {
-		t.Errorf("a cohort route allocates %.1f times per request, budget %d", n, hostPathAllocBudget)
-	}
-}
-
-// BenchmarkHostPathCohort is BenchmarkHostPath on a cohort route; the
-// ratio of the two is the cost of dividing recipients between legs.
-func BenchmarkHostPathCohort(b *testing.B) {
-	s, ctx := hostPathWith(b, withCohort)
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx.Response.Reset()
-		s.handle(ctx)
-	}
-	if ctx.Response.StatusCode() != 200 {
-		b.Fatalf("answer %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
-	}
-}
-
 // TestReloadDropsQueuedJobs: mirror jobs still queued when a reload
 // replaces the configuration are dropped and counted, not run under the
 // old one; the job already running finishes.
