@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -159,13 +158,6 @@ func runPluginNew(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  imrelay plugin build %s\n", build)
 	fmt.Fprintf(stdout, "  go test %s\n", pkg)
 	return 0
-}
-
-func flagExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
 }
 
 // writeScaffold writes the templates of kind into dir, which must not

@@ -63,10 +63,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "imrelay serve: unexpected argument %q\n", fs.Arg(0))
