@@ -72,12 +72,24 @@ fuzz:
 # Benchmarks against the upstream and the peers, on loopback (bench/README.md).
 # BENCH_DURATION is the measured time per target.
 BENCH_DURATION ?= 10s
+# BENCH_OUT=<dir> writes the results elsewhere; BENCH_FLAGS passes more flags
+# to `bench run` (see `go run ./bench run -h`).
+BENCH_OUT ?= bench/results
+BENCH_FLAGS ?=
 NJS_MODULE     := /usr/lib/nginx/modules/ngx_http_js_module.so
 
 bench-relay:
 	@command -v nginx >/dev/null && test -f $(NJS_MODULE) || apt-get install -y nginx libnginx-mod-http-js njs || echo "nginx + njs not installed: the run skips that peer"
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run -duration $(BENCH_DURATION) -out bench/results
+	$(GO) build -o "$$tmp/bench" ./bench && "$$tmp/bench" run $(BENCH_FLAGS) -duration $(BENCH_DURATION) -out $(BENCH_OUT)
+
+# bench-relay with the Traefik v3.6.12 + wasm plugin peer (bench/README.md).
+# The first run builds Traefik from module source, about 9 minutes and a
+# 245 MB binary, cached under $IMRELAY_CACHE or the user cache dir
+# (imrelay/traefik-v3.6.12). Not part of check.
+.PHONY: bench-traefik
+bench-traefik:
+	@$(MAKE) --no-print-directory bench-relay BENCH_FLAGS=-traefik
 
 # Checks that the benchmark machinery works end to end; asserts no figure.
 # About 10 s on 2 cores, so CI runs it as part of check.

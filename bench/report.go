@@ -53,16 +53,24 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond)) }
 
-func (r *report) table(b *strings.Builder, rows []row, pass, gop, njs *row) {
-	b.WriteString("| target | req/s | ÷ pass-through | ÷ Go ReverseProxy | ÷ nginx+njs | p50 ms | p99 ms | p99.9 ms | CPU µs/req | peak RSS MiB | errors | load avg |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+func (r *report) table(b *strings.Builder, rows []row, pass, gop, njs, trf *row) {
+	// The Traefik column only when the run measured Traefik (-traefik).
+	head, rule := "", ""
+	if trf != nil {
+		head, rule = " ÷ Traefik |", "---:|"
+	}
+	b.WriteString("| target | req/s | ÷ pass-through | ÷ Go ReverseProxy | ÷ nginx+njs |" + head + " p50 ms | p99 ms | p99.9 ms | CPU µs/req | peak RSS MiB | errors | load avg |\n")
+	b.WriteString("|---|---:|---:|---:|---:|" + rule + "---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range rows {
 		name := x.Name
 		if x.Note != "" {
 			name += " (" + x.Note + ")"
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.1f | %d | %s |\n",
-			name, x.RPS, ratio(x.RPS, pass), ratio(x.RPS, gop), ratio(x.RPS, njs),
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s |", name, x.RPS, ratio(x.RPS, pass), ratio(x.RPS, gop), ratio(x.RPS, njs))
+		if trf != nil {
+			fmt.Fprintf(b, " %s |", ratio(x.RPS, trf))
+		}
+		fmt.Fprintf(b, " %s | %s | %s | %s | %.1f | %d | %s |\n",
 			ms(x.P50), ms(x.P99), ms(x.P999), us(x.CPUPerRq), x.PeakMiB, x.Errors, x.Load)
 	}
 }
@@ -86,7 +94,8 @@ func (r *report) markdown() string {
 	pass := r.find("imrelay", "imrelay netease → netease")
 	gop := r.find("peer", "Go net/http")
 	njs := r.find("peer", "nginx")
-	r.table(&b, r.Main, pass, gop, njs)
+	trf := r.find("peer", "Traefik")
+	r.table(&b, r.Main, pass, gop, njs, trf)
 	for _, s := range r.Skipped {
 		fmt.Fprintf(&b, "\nNot measured: %s.\n", s)
 	}
@@ -106,6 +115,13 @@ func (r *report) markdown() string {
 	if gs != nil && njs != nil {
 		v := gs.RPS / njs.RPS
 		fmt.Fprintf(&b, "| ≥ 1.5× nginx + njs | %.2f× | %s |\n", v, verdict(v >= 1.5))
+	}
+	switch {
+	case gs != nil && trf != nil:
+		v := gs.RPS / trf.RPS
+		fmt.Fprintf(&b, "| ≥ 4× Traefik + wasm | %.2f× | %s |\n", v, verdict(v >= 4))
+	case !o.traefik:
+		b.WriteString("| ≥ 4× Traefik + wasm | not measured (`-traefik` not set: `make bench-traefik`) | — |\n")
 	}
 	if gs != nil && gop != nil {
 		fmt.Fprintf(&b, "| (for the record) against Go ReverseProxy + native translation | %.2f× | — |\n", gs.RPS/gop.RPS)
@@ -130,15 +146,15 @@ func (r *report) markdown() string {
 
 	if r.HalfLoad != nil {
 		b.WriteString("\n## Latency at half of peak load\n\nPaced load at half the closed-loop peak of getsender → netease; latency counts from each request's scheduled time.\n\n")
-		r.table(&b, []row{*r.HalfLoad}, pass, gop, njs)
+		r.table(&b, []row{*r.HalfLoad}, pass, gop, njs, trf)
 	}
 	if len(r.Sizes) > 0 {
 		b.WriteString("\n## Message size\n\nThe text of one message grows; the body is about the size shown.\n\n")
-		r.table(&b, r.Sizes, pass, gop, njs)
+		r.table(&b, r.Sizes, pass, gop, njs, trf)
 	}
 	if len(r.Batches) > 0 {
 		b.WriteString("\n## Batch size\n\nOne opapp client request carries N messages; the relay sends N NetEase requests (at most `limits.fanout` at once). req/s counts client requests: messages/s is N times it.\n\n")
-		r.table(&b, r.Batches, pass, gop, njs)
+		r.table(&b, r.Batches, pass, gop, njs, trf)
 	}
 	b.WriteString("\n## Start to ready\n\nFrom starting the relay process (four routes, four codecs to load) to its first answer-ready line; \"in process\" is the relay's own measure from `proxy.New` to listening. The cold start compiles into an empty cache, the warm ones read it.\n\n| start | wall ms | in process ms |\n|---|---:|---:|\n")
 	for _, x := range r.Ready {

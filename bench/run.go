@@ -28,6 +28,7 @@ type options struct {
 	conns, pool      int
 	out              string
 	smoke, nginx     bool
+	traefik          bool
 	sweeps, profile  bool
 }
 
@@ -350,6 +351,7 @@ func runBench(args []string) (err error) {
 	fs.StringVar(&o.out, "out", "", "write results.md, results.svg and profile.txt into this `dir` (empty: print only)")
 	fs.BoolVar(&o.smoke, "smoke", false, "a few seconds: check that every part of the machinery works, assert no figure")
 	fs.BoolVar(&o.nginx, "nginx", true, "measure the nginx + njs peer (skipped with a note when nginx is not installed)")
+	fs.BoolVar(&o.traefik, "traefik", false, "measure the Traefik v3.6.12 + wasm plugin peer (builds Traefik once when missing: about 9 minutes; see README)")
 	fs.BoolVar(&o.sweeps, "sweeps", true, "message-size and batch-size sweeps")
 	fs.BoolVar(&o.profile, "pprof", true, "profile the relay under getsender → netease load")
 	if err := fs.Parse(args); err != nil {
@@ -359,6 +361,15 @@ func runBench(args []string) (err error) {
 		o.duration, o.warmup, o.conns, o.sweeps, o.profile = 300*time.Millisecond, 100*time.Millisecond, 4, false, false
 	}
 	rep := &report{Started: time.Now().UTC(), Opts: o}
+
+	// Before anything runs: a missing Traefik is built first, and the
+	// build must not share the machine with a measurement.
+	var traefikBin string
+	if o.traefik {
+		if traefikBin, err = ensureTraefik(); err != nil {
+			return err
+		}
+	}
 
 	up, err := spawn("upstream", "upstream")
 	if err != nil {
@@ -495,7 +506,20 @@ func runBench(args []string) (err error) {
 			return err
 		}
 	}
-	rep.Skipped = append(rep.Skipped, "Traefik v3.6.12 + wasm plugin: not built (a 9-minute, 245 MB build; see README)")
+	if o.traefik {
+		tf, err := startTraefik(traefikBin, up.ready.URL)
+		if err != nil {
+			return err
+		}
+		err = add(&rep.Main, traefikRow, "peer", o.loadFor(tf.addr, getsenderRequest(100)), tf.pid())
+		tf.stop()
+		if err != nil {
+			return err
+		}
+		rep.Main[len(rep.Main)-1].Note = "buffering middleware after the plugin"
+	} else {
+		rep.Skipped = append(rep.Skipped, "Traefik: -traefik not set (make bench-traefik)")
+	}
 
 	// p99 at half of the peak just measured.
 	if gsRow.RPS > 0 && !o.smoke {
