@@ -459,6 +459,13 @@ func (s *Server) Serve() error {
 // ServeListener serves one listener (tests use in-memory listeners).
 func (s *Server) ServeListener(ln net.Listener) error {
 	s.mu.Lock()
+	if s.shutting.Load() {
+		// Shutdown already closed the listeners it knew of: this one
+		// would be served forever.
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
 	s.served = append(s.served, ln)
 	s.mu.Unlock()
 	return s.srv.Serve(ln)
