@@ -109,7 +109,7 @@ func (x *exchange) requestID() []byte {
 // already in ctx.
 func (x *exchange) observe() {
 	o := x.outcome
-	if !x.failed {
+	if !x.failed && !x.forwarded {
 		o = resultsOutcome(x.results)
 	}
 	d := time.Since(x.began)

@@ -60,6 +60,11 @@ type exchange struct {
 	failed  bool
 	id      []byte  // the request id
 	arena   idArena // backs the id strings handed to the logger
+
+	// forwarded: a pass-through answer was written; outcome is set from
+	// the provider's answer (passthrough.go).
+	forwarded bool
+	ptPath    []byte // the provider path of a pass-through call
 }
 
 // call is one provider request of an exchange and its answer.
@@ -88,7 +93,7 @@ var (
 // background work.
 func (x *exchange) start(s *Server, t *table, r *route, ctx *fasthttp.RequestCtx) {
 	x.s, x.t, x.r, x.ctx = s, t, r, ctx
-	x.failed = false
+	x.failed, x.forwarded = false, false
 	x.calls = x.calls[:0]
 	x.sent = 0
 	x.deadline = time.Now().Add(t.requestTimeout)
@@ -196,6 +201,10 @@ func (x *exchange) run() {
 		x.body = body // Youdu's plaintext: keep the buffer for the next request
 	}
 	x.clientBody = body
+	if r.passthrough {
+		x.passthrough()
+		return
+	}
 
 	f := abi.AppendFrame(x.frame[:0], 6)
 	f = abi.AppendField(f, r.inOpts)

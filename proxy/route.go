@@ -47,6 +47,11 @@ type route struct {
 	mirror *leg
 	shadow []*leg
 	jobs   chan *job // nil without mirror and shadow
+
+	// passthrough forwards each verified call to legs[0] as it is, with
+	// ptPrefix before its path (passthrough.go).
+	passthrough bool
+	ptPrefix    []byte
 }
 
 // leg is one provider a route translates for: where its messages go, with

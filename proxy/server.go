@@ -15,6 +15,10 @@
 //  7. decode_response with the target codec → canonical results;
 //  8. encode_response with the inbound codec → the client's answer.
 //
+// A pass-through route (NetEase to NetEase, passthrough.go) stops after
+// step 2: the verified call is sent to its provider as it is, re-signed,
+// and the provider's answer is the client's; no plugin runs.
+//
 // A request pins one instance of each plugin it uses for its translation
 // hooks and gives them back while its provider requests are in flight:
 // plugins keep no state between hooks, and a pool sized for the CPUs must
@@ -310,6 +314,9 @@ func (s *Server) compileRoute(t *table, rc *config.Route, old *table) (*route, e
 		return l, err
 	}
 	if err := s.compileControls(t, rc, r, legFor); err != nil {
+		return nil, err
+	}
+	if err := compilePassthrough(t, rc, r); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -338,6 +338,8 @@ type RouteInfo struct {
 	Middleware []string `json:"middleware"`
 	Policy     string   `json:"policy"`
 	Auth       bool     `json:"auth"`
+	// Passthrough: calls are forwarded as they are, not translated.
+	Passthrough bool `json:"passthrough,omitempty"`
 	// Migration controls (docs/migration.md), when the route has them.
 	Split  map[string]int `json:"split,omitempty"`
 	Cohort string         `json:"cohort,omitempty"` // the cohort's target
@@ -368,6 +370,7 @@ func (s *Server) Routes() []RouteInfo {
 			Target: rc.Target, TargetAPI: p.Dialect, Codec: rc.Codec, TargetCode: p.Codec,
 			Middleware: append([]string{}, rc.Middleware...), Policy: rc.Policy, Auth: !rc.Auth.Disabled,
 			Split: rc.Migrate.Split, Mirror: rc.Migrate.Mirror, Shadow: rc.Migrate.Shadow,
+			Passthrough: rc.Passthrough,
 		})
 		if c := rc.Migrate.Cohort; c != nil {
 			out[len(out)-1].Cohort = c.Target

@@ -206,6 +206,10 @@ type Route struct {
 	// Migrate holds the route's migration controls: split, cohort,
 	// mirror and shadow (docs/migration.md).
 	Migrate Migrate `yaml:"migrate"`
+	// Passthrough forwards the client's call to the target as it is:
+	// verified, re-signed with the provider's credentials, not translated.
+	// NetEase to NetEase only (passthrough.go).
+	Passthrough bool `yaml:"passthrough"`
 }
 
 // Auth is how the relay verifies the clients of a route. It is on unless
@@ -401,6 +405,7 @@ func (c *Config) Validate() error {
 		r := &c.Routes[i]
 		key := fmt.Sprintf("routes[%d]", i)
 		r.validate(v, key, c)
+		r.validatePassthrough(v, i, c)
 		r.Media.validate(v, key, c)
 		r.Migrate.validate(v, key, r, c)
 		if j, dup := names[r.Name]; dup {

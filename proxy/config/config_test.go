@@ -97,6 +97,10 @@ func TestErrors(t *testing.T) {
 		{"concurrency over conns", strings.Replace(minimal, "base_url: http://127.0.0.1:9", "base_url: http://127.0.0.1:9\n    max_conns: 2\n    concurrency: 3", 1), "providers.ne.concurrency", "cannot fit in 2 connections"},
 		{"bad pattern", minimal + "    paths: [/a/*x/b]\n", "routes[0].paths[0]", "* must be a whole segment"},
 		{"options for unknown plugin", minimal + "    options: {idmap: {a: 1}}\n", "routes[0].options.idmap", "not a plugin of this route"},
+		{"passthrough from getsender", minimal + "    passthrough: true\n", "routes[0] (getsender->ne): passthrough", `the route's dialect is "getsender"`},
+		{"passthrough to easemob", strings.Replace(passthroughMinimal, "target: ne", "target: em", 1), "routes[0] (pass): passthrough", `has dialect easemob`},
+		{"passthrough with middleware", passthroughMinimal + "    middleware: [idmap]\n", "routes[0] (pass): passthrough", "the route has middleware"},
+		{"passthrough with migrate", passthroughMinimal + "    migrate: {mirror: em}\n", "routes[0] (pass): passthrough", "the route has a `migrate` block"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
