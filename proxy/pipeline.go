@@ -217,6 +217,10 @@ func (x *exchange) run() {
 		x.failPlugin(r.inbound, err)
 		return
 	}
+	if err := x.checkBatch(r.inbound, abi.HookDecodeRequest, x.batch); err != nil {
+		x.failPlugin(r.inbound, err)
+		return
+	}
 	x.hasBatch = true
 	if n := countMessages(x.batch); n > x.t.maxMessages {
 		x.fail(errTooMany)
@@ -228,6 +232,10 @@ func (x *exchange) run() {
 		f = abi.AppendField(f, r.mwOpts[i])
 		x.frame = abi.AppendField(f, x.batch)
 		if err := x.call(mi, abi.HookTransform, &x.spare); err != nil {
+			x.failPlugin(mi, err)
+			return
+		}
+		if err := x.checkBatch(mi, abi.HookTransform, x.spare); err != nil {
 			x.failPlugin(mi, err)
 			return
 		}
@@ -246,6 +254,17 @@ func (x *exchange) run() {
 	}
 	x.enqueueJobs()
 	x.respond()
+}
+
+// checkBatch refuses a canonical batch that is not valid JSON, as a fault
+// of plugin i, whose hook returned it. Every batch is checked here, once
+// and natively, so the hooks that read it need not (abi.FieldBatch).
+func (x *exchange) checkBatch(i int, hook abi.Hook, batch []byte) error {
+	if gjson.Valid(unsafeString(batch)) {
+		return nil
+	}
+	return &wasmhost.Error{Plugin: x.r.plugins[i].Name(), Op: hook.String(), Kind: wasmhost.ErrBadOutput,
+		Detail: "the canonical batch is not valid JSON: " + strconv.Quote(unsafeString(batch[:min(len(batch), 120)]))}
 }
 
 // deliver translates x.batch for one leg, sends it and leaves the leg's

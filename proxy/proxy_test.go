@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -239,6 +241,47 @@ func TestEchoGuestErrorAndUnknownRoute(t *testing.T) {
 	status, body = r.post(t, "/nowhere", nil, `{}`)
 	if status != 404 || gjson.Get(body, "code").String() != "not_found" {
 		t.Errorf("unknown route: %d %s", status, body)
+	}
+}
+
+// TestBrokenBatchIsAPluginFault: a middleware that returns a batch that is
+// not valid JSON is refused by the relay before any codec reads it (codecs
+// trust FieldBatch): the client gets an internal error in its dialect,
+// nothing is sent, and the fault is counted against that plugin.
+func TestBrokenBatchIsAPluginFault(t *testing.T) {
+	up := startEcho(t)
+	cfg := echoConfig(up.url)
+	path, err := filepath.Abs(filepath.Join("wasmhost", "testdata", "echo", "echo.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(wasm)
+	cfg.Plugins.Files = map[string]config.PluginFile{"cutter": {Path: path, SHA256: hex.EncodeToString(sum[:])}}
+	cfg.Routes[0].Middleware = []string{"cutter"}
+	for _, mode := range []string{"keep", "cut"} {
+		cfg.Plugins.Config = map[string]any{"cutter": mode}
+		r := startRelay(t, cfg)
+		status, body := r.post(t, echoAuth, nil, `{"to":"alice","text":"hi"}`)
+		faults := counter(t, r.s, "imrelay_plugin_faults_total", map[string]string{"plugin": "cutter", "kind": "bad_output"})
+		if mode == "keep" {
+			if status != 200 || !gjson.Get(body, "ok").Bool() || faults != 0 {
+				t.Fatalf("an intact batch: %d %s, %v faults", status, body, faults)
+			}
+			continue
+		}
+		if gjson.Get(body, "ok").Bool() || gjson.Get(body, "code").String() != "internal" {
+			t.Errorf("a broken batch answered %d %s", status, body)
+		}
+		if faults != 1 {
+			t.Errorf("bad_output faults of cutter = %v, want 1", faults)
+		}
+	}
+	if len(up.got) != 1 {
+		t.Errorf("the provider got %v, want only the intact batch's message", up.got)
 	}
 }
 

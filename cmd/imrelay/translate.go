@@ -230,6 +230,9 @@ func (t *translator) translate(ctx context.Context, req clientRequest, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("decode as %s: %w", from, err)
 	}
+	if !json.Valid(batch) { // as the relay does: encoders trust the batch
+		return nil, fmt.Errorf("decode as %s: the plugin returned a batch that is not valid JSON", from)
+	}
 	in = abi.AppendFrame(in[:0], abi.FieldBatch+1)
 	in = abi.AppendField(in, outOpts)
 	in = abi.AppendField(in, batch)

@@ -109,6 +109,10 @@ const (
 	HookDecodeRequest Hook = iota + 1
 	// HookEncodeRequest: canonical batch -> provider HTTP requests (a frame of
 	// request frames, see RequestField*). Input: FieldOptions, FieldBatch.
+	//
+	// A FieldBatch input is always valid JSON: the host refuses a
+	// decode_request or transform output that is not, as a fault of the
+	// plugin that returned it, before another hook sees it.
 	HookEncodeRequest
 	// HookDecodeResponse: the provider's answers -> canonical results (JSON).
 	// Input: FieldOptions, FieldBatch, FieldResponses (a frame of response

@@ -2,13 +2,16 @@
 
 // Command echo is the host's healthy fixture: a middleware whose transform
 // returns its batch unchanged, straight from the input buffer. Its init
-// logs its configuration and refuses the configuration "reject". A batch of
-// "log" logs a line, "flood" logs 100, "fail" returns a guest error.
+// logs its configuration and refuses the configuration "reject"; with the
+// configuration "cut" (bare or as a JSON string) transform returns its
+// batch without the last byte: broken JSON. A batch of "log" logs a line,
+// "flood" logs 100, "fail" returns a guest error.
 package main
 
 import (
 	"errors"
 	"runtime"
+	"strings"
 
 	"github.com/imrelay/imrelay/proxy/wasmhost/testdata/guest"
 	"github.com/imrelay/imrelay/sdk/abi"
@@ -20,9 +23,13 @@ func init() {
 		if string(config) == "reject" {
 			return errors.New("echo refuses the configuration \"reject\"")
 		}
+		cut = strings.Trim(string(config), `"`) == "cut"
 		return nil
 	}
 }
+
+// cut: transform breaks its output (see the package comment).
+var cut bool
 
 //go:wasmexport imrelay_transform
 func transform(n int32) int64 {
@@ -40,6 +47,9 @@ func transform(n int32) int64 {
 		}
 	case "fail":
 		return guest.Error(abi.CodeBadRequest, "messages[0].to", "no recipient")
+	}
+	if cut && len(batch) > 0 {
+		batch = batch[:len(batch)-1]
 	}
 	return guest.Result(batch)
 }
