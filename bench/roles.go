@@ -84,8 +84,12 @@ func runUpstream(args []string) error {
 	return nil
 }
 
+// passthroughPath is the route pattern of the relay's pass-through route.
+const passthroughPath = "/nimserver/im/v2/conversations/*/messages"
+
 // relayConfig routes the four client dialects the benchmark uses to the
-// NetEase upstream.
+// NetEase upstream through their codecs, and NetEase once more through a
+// pass-through route (no codec at all).
 func relayConfig(upstream, cacheDir string, pool int) *config.Config {
 	cfg := &config.Config{
 		Listeners: []config.Listener{{Addr: "127.0.0.1:0"}},
@@ -107,6 +111,13 @@ func relayConfig(upstream, cacheDir string, pool int) *config.Config {
 			r.Auth.Clients = client
 		case config.Netease:
 			r.Auth.AppKey, r.Auth.AppSecret = benchNeKey, config.SecretValue(benchNeSec)
+			// The codec route answers /im/v2/…; the pass-through route
+			// below the same calls spelled /nimserver/im/v2/….
+			r.Paths = []string{"/im/v2/conversations/*/messages"}
+			pt := r
+			pt.Name, pt.Passthrough = "netease-passthrough", true
+			pt.Paths = []string{passthroughPath}
+			cfg.Routes = append(cfg.Routes, pt)
 		case config.Youdu:
 			r.Auth.Buin, r.Auth.AppID, r.Auth.AESKey = benchYdBuin, benchYdApp, config.SecretValue(benchYdKey)
 			r.Auth.IssuedTokenTTL = 24 * time.Hour
