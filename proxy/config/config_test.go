@@ -104,15 +104,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("relay.yaml", []byte(tc.yaml))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *config.Error", err)
-			}
-			msg := err.Error()
+			msg := parseError(t, tc.yaml).Error()
 			for _, want := range []string{"relay.yaml", tc.key + ": ", tc.want, "(fix: "} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not contain %q", msg, want)
@@ -120,6 +112,21 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseError parses a configuration that must be refused and returns the
+// error, after checking it holds a *Error.
+func parseError(t *testing.T, yaml string) error {
+	t.Helper()
+	_, err := Parse("relay.yaml", []byte(yaml))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *config.Error", err)
+	}
+	return err
 }
 
 func TestOpenRelayOnLoopbackIsAllowed(t *testing.T) {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -70,14 +69,7 @@ func TestPassthroughErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("relay.yaml", []byte(tc.yaml))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *config.Error", err)
-			}
+			err := parseError(t, tc.yaml)
 			var line string
 			for _, l := range strings.Split(err.Error(), "\n") {
 				if strings.Contains(l, key) && strings.Contains(l, tc.want) {
