@@ -381,6 +381,52 @@ func EachRecipient(msg gjson.Result, fn func(toType, id string) bool) {
 	}
 }
 
+// AppendRecipients appends to dst the ids of one recipient list of message
+// i, v being its value (to.<list>). Absent, null, empty and non-string ids
+// add nothing (absent and empty mean the same). A value that is not an
+// array is a bad field "messages[i].to.<list>"; check, when not nil, says
+// why an id cannot be sent ("" when it can), and the first refused id is a
+// bad field "messages[i].to.<list>[n]". The ids are views into the batch.
+func AppendRecipients(dst []string, i int, list string, v gjson.Result, check func(id string) string) ([]string, error) {
+	if !v.IsArray() {
+		if v.Exists() && v.Type != gjson.Null {
+			return dst, BadField(MessageField(i, "to."+list), "must be an array of strings")
+		}
+		return dst, nil
+	}
+	var err error
+	n := 0
+	v.ForEach(func(_, id gjson.Result) bool {
+		n++
+		if id.Type != gjson.String || id.Str == "" {
+			return true
+		}
+		if check != nil {
+			if why := check(id.Str); why != "" {
+				err = BadField(MessageField(i, "to."+list+"["+strconv.Itoa(n-1)+"]"), "%s %s", Quote(id.Str), why)
+				return false
+			}
+		}
+		dst = append(dst, id.Str)
+		return true
+	})
+	return dst, err
+}
+
+// MessageField is the path of a field of message i in error documents:
+// MessageField(2, "to.users") is "messages[2].to.users".
+func MessageField(i int, name string) string {
+	return "messages[" + strconv.Itoa(i) + "]." + name
+}
+
+// Quote quotes s for an error message, cut after 64 bytes.
+func Quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
+}
+
 // CountRecipients returns how many recipients EachRecipient would visit.
 func CountRecipients(msg gjson.Result) int {
 	n := 0

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -176,5 +177,36 @@ func TestCodeOfHTTP(t *testing.T) {
 		if got := CodeOfHTTP(status); got != want {
 			t.Errorf("CodeOfHTTP(%d) = %q, want %q", status, got, want)
 		}
+	}
+}
+
+func TestAppendRecipients(t *testing.T) {
+	msg := Parse([]byte(`{"to":{"users":["a","",7,"bad id","c"],"groups":"g1","rooms":null}}`))
+	to := msg.Get(KeyTo)
+	refuse := func(id string) string {
+		if id == "bad id" {
+			return "has a space"
+		}
+		return ""
+	}
+	got, err := AppendRecipients([]string{"x"}, 1, ToUsers, to.Get(ToUsers), nil)
+	if err != nil || strings.Join(got, ",") != "x,a,bad id,c" {
+		t.Errorf("no check: %q, %v", got, err)
+	}
+	got, err = AppendRecipients(nil, 1, ToUsers, to.Get(ToUsers), refuse)
+	var ge *abi.GuestError
+	if !errors.As(err, &ge) || ge.Field != "messages[1].to.users[3]" || ge.Message != `"bad id" has a space` || strings.Join(got, ",") != "a" {
+		t.Errorf("refused id: %q, %+v", got, ge)
+	}
+	if _, err = AppendRecipients(nil, 0, ToGroups, to.Get(ToGroups), nil); !errors.As(err, &ge) || ge.Field != "messages[0].to.groups" {
+		t.Errorf("not an array: %v", err)
+	}
+	for _, list := range []string{ToRooms, ToEmails} {
+		if got, err := AppendRecipients(nil, 0, list, to.Get(list), refuse); err != nil || len(got) != 0 {
+			t.Errorf("%s (null or absent): %q, %v", list, got, err)
+		}
+	}
+	if q := Quote(strings.Repeat("é", 40)); !strings.HasSuffix(q, `…"`) || len(q) > 64+len(`"…"`) {
+		t.Errorf("Quote does not cut at 64 bytes: %s", q)
 	}
 }

@@ -95,7 +95,7 @@ func (c *codec) DecodeRequest(req *sdk.Request, out *sdk.JSON) error {
 		return c.decodeV1(req, true, out)
 	}
 	return sdk.Error(abi.CodeNotFound, "", "netease: %s is not a message API: the codec decodes %s{id}/messages, %s, %s and %s (each with or without %s)",
-		quote(str(req.Path)), pathV2Conv, pathV2Batch, pathV1, pathV1Batch, nimserver)
+		sdk.Quote(str(req.Path)), pathV2Conv, pathV2Batch, pathV1, pathV1Batch, nimserver)
 }
 
 // conversation is a parsed v2 conversation id.
@@ -113,27 +113,27 @@ func (c *codec) parseConversation(raw string) (conversation, error) {
 		start := len(c.buf)
 		var ok bool
 		if c.buf, ok = appendUnescape(c.buf, raw, false); !ok {
-			return cv, sdk.BadField("conversation_id", "%s has a malformed percent-encoding", quote(raw))
+			return cv, sdk.BadField("conversation_id", "%s has a malformed percent-encoding", sdk.Quote(raw))
 		}
 		id = str(c.buf[start:])
 	}
 	sender, rest, ok1 := strings.Cut(id, "|")
 	typ, receiver, ok2 := strings.Cut(rest, "|")
 	if !ok1 || !ok2 {
-		return cv, sdk.BadField("conversation_id", "%s is not sender_id|conversation_type|receiver_id", quote(id))
+		return cv, sdk.BadField("conversation_id", "%s is not sender_id|conversation_type|receiver_id", sdk.Quote(id))
 	}
 	if len(typ) != 1 || typ[0] < '1' || typ[0] > '3' {
-		return cv, sdk.BadField("conversation_id", "conversation type %s must be 1 (P2P), 2 (team) or 3 (super team)", quote(typ))
+		return cv, sdk.BadField("conversation_id", "conversation type %s must be 1 (P2P), 2 (team) or 3 (super team)", sdk.Quote(typ))
 	}
 	if why := checkAccid(sender); why != "" {
-		return cv, sdk.BadField("conversation_id", "sender %s %s", quote(sender), why)
+		return cv, sdk.BadField("conversation_id", "sender %s %s", sdk.Quote(sender), why)
 	}
 	why := checkTid(receiver)
 	if typ[0] == '1' {
 		why = checkAccid(receiver)
 	}
 	if why != "" {
-		return cv, sdk.BadField("conversation_id", "receiver %s %s", quote(receiver), why)
+		return cv, sdk.BadField("conversation_id", "receiver %s %s", sdk.Quote(receiver), why)
 	}
 	return conversation{sender: sender, receiver: receiver, typ: typ[0]}, nil
 }
@@ -183,7 +183,7 @@ func (c *codec) decodeV2(req *sdk.Request, batch bool, convID string, out *sdk.J
 			return sdk.BadField("sender_id", "is required and must be a string")
 		}
 		if why := checkAccid(senderID.Str); why != "" {
-			return sdk.BadField("sender_id", "%s %s", quote(senderID.Str), why)
+			return sdk.BadField("sender_id", "%s %s", sdk.Quote(senderID.Str), why)
 		}
 		from = senderID.Str
 		if !receiverIDs.IsArray() {
@@ -195,7 +195,7 @@ func (c *codec) decodeV2(req *sdk.Request, batch bool, convID string, out *sdk.J
 			if v.Type != gjson.String {
 				err = sdk.BadField("receiver_ids["+strconv.Itoa(nReceivers-1)+"]", "must be a string")
 			} else if why := checkAccid(v.Str); why != "" {
-				err = sdk.BadField("receiver_ids["+strconv.Itoa(nReceivers-1)+"]", "%s %s", quote(v.Str), why)
+				err = sdk.BadField("receiver_ids["+strconv.Itoa(nReceivers-1)+"]", "%s %s", sdk.Quote(v.Str), why)
 			}
 			return err == nil
 		})
@@ -410,7 +410,7 @@ func messageType(v gjson.Result, name string) (int64, error) {
 	}
 	t, ok := integer(v)
 	if !ok || kindOf(t) == "" {
-		return 0, sdk.BadField(name, "%s is not a NetEase message type: want one of %s", quote(v.Raw), typeList)
+		return 0, sdk.BadField(name, "%s is not a NetEase message type: want one of %s", sdk.Quote(v.Raw), typeList)
 	}
 	return t, nil
 }
@@ -566,7 +566,7 @@ func coordinate(v gjson.Result, name string, limit float64) (float64, error) {
 		return 0, sdk.BadField(name, "must be a number")
 	}
 	if !(f >= -limit && f <= limit) {
-		return 0, sdk.BadField(name, "%s is out of range ±%g", quote(v.Raw), limit)
+		return 0, sdk.BadField(name, "%s is out of range ±%g", sdk.Quote(v.Raw), limit)
 	}
 	return f, nil
 }
@@ -598,7 +598,7 @@ func (c *codec) parseForm(body string) error {
 		k, v, _ := strings.Cut(pair, "=")
 		key, ok := c.unescape(k)
 		if !ok {
-			return sdk.BadField("", "form name %s has a malformed percent-encoding", quote(k))
+			return sdk.BadField("", "form name %s has a malformed percent-encoding", sdk.Quote(k))
 		}
 		val, ok := c.unescape(v)
 		if !ok {
@@ -670,7 +670,7 @@ func (c *codec) decodeV1(req *sdk.Request, batch bool, out *sdk.JSON) error {
 			return sdk.BadField("fromAccid", "is required: the sender's account")
 		}
 		if why := checkAccid(from); why != "" {
-			return sdk.BadField("fromAccid", "%s %s", quote(from), why)
+			return sdk.BadField("fromAccid", "%s %s", sdk.Quote(from), why)
 		}
 		raw := strings.TrimSpace(c.get("toAccids"))
 		if raw == "" {
@@ -691,7 +691,7 @@ func (c *codec) decodeV1(req *sdk.Request, batch bool, out *sdk.JSON) error {
 			if v.Type != gjson.String {
 				err = sdk.BadField("toAccids", "entry %d must be a string", n)
 			} else if why := checkAccid(v.Str); why != "" {
-				err = sdk.BadField("toAccids", "entry %d %s %s", n, quote(v.Str), why)
+				err = sdk.BadField("toAccids", "entry %d %s %s", n, sdk.Quote(v.Str), why)
 			}
 			return err == nil
 		})
@@ -710,7 +710,7 @@ func (c *codec) decodeV1(req *sdk.Request, batch bool, out *sdk.JSON) error {
 			return sdk.BadField("from", "is required: the sender's account")
 		}
 		if why := checkAccid(from); why != "" {
-			return sdk.BadField("from", "%s %s", quote(from), why)
+			return sdk.BadField("from", "%s %s", sdk.Quote(from), why)
 		}
 		to = c.get("to")
 		if to == "" {
@@ -719,17 +719,17 @@ func (c *codec) decodeV1(req *sdk.Request, batch bool, out *sdk.JSON) error {
 		switch c.get("ope") {
 		case "0":
 			if why := checkAccid(to); why != "" {
-				return sdk.BadField("to", "%s %s", quote(to), why)
+				return sdk.BadField("to", "%s %s", sdk.Quote(to), why)
 			}
 		case "1":
 			if why := checkTid(to); why != "" {
-				return sdk.BadField("to", "%s %s", quote(to), why)
+				return sdk.BadField("to", "%s %s", sdk.Quote(to), why)
 			}
 			list = sdk.ToGroups
 		case "":
 			return sdk.BadField("ope", "is required: 0 (to an account) or 1 (to a team)")
 		default:
-			return sdk.BadField("ope", "%s must be 0 (to an account) or 1 (to a team)", quote(c.get("ope")))
+			return sdk.BadField("ope", "%s must be 0 (to an account) or 1 (to a team)", sdk.Quote(c.get("ope")))
 		}
 	}
 
@@ -740,7 +740,7 @@ func (c *codec) decodeV1(req *sdk.Request, batch bool, out *sdk.JSON) error {
 	}
 	t, err := strconv.ParseInt(typ, 10, 64)
 	if err != nil || kindOf(t) == "" {
-		return sdk.BadField("type", "%s is not a NetEase message type: want one of %s", quote(typ), typeList)
+		return sdk.BadField("type", "%s is not a NetEase message type: want one of %s", sdk.Quote(typ), typeList)
 	}
 	ct.typ = t
 	b := strings.TrimSpace(c.get("body"))

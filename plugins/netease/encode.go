@@ -160,7 +160,7 @@ func (c *codec) EncodeRequest(opts, batch []byte, out *sdk.Requests) error {
 
 func (c *codec) encodeMessage(i int, m gjson.Result, o *routeOptions, out *sdk.Requests) error {
 	if !m.IsObject() {
-		return sdk.Error(abi.CodeInternal, field(i, ""), "netease: a canonical message must be an object")
+		return sdk.Error(abi.CodeInternal, sdk.MessageField(i, ""), "netease: a canonical message must be an object")
 	}
 	msg := readMessage(m)
 	if err := c.readRecipients(i, &msg, o); err != nil {
@@ -174,10 +174,10 @@ func (c *codec) encodeMessage(i int, m gjson.Result, o *routeOptions, out *sdk.R
 		sender = o.sender
 	}
 	if sender == "" {
-		return sdk.BadField(field(i, sdk.KeyFrom), "netease needs a sender account: the message has no from, and the route sets no sender option")
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyFrom), "netease needs a sender account: the message has no from, and the route sets no sender option")
 	}
 	if why := checkSafe(sender); why != "" {
-		return sdk.BadField(field(i, sdk.KeyFrom), "%s %s", quote(sender), why)
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyFrom), "%s %s", sdk.Quote(sender), why)
 	}
 	typ, label, err := c.buildContent(i, &msg, o)
 	if err != nil {
@@ -274,12 +274,12 @@ func (c *codec) readRecipients(i int, msg *message, o *routeOptions) error {
 	c.users, c.groups, c.rooms = c.users[:0], c.groups[:0], c.rooms[:0]
 	to := msg.to
 	if !to.IsObject() {
-		return sdk.BadField(field(i, sdk.KeyTo), "a message needs recipients")
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyTo), "a message needs recipients")
 	}
 	var err error
 	skipped := false
 	skip := func(list string) {
-		e := sdk.Error(abi.CodeUnsupported, field(i, "to."+list), "%s", unaddressable(list, o.v1))
+		e := sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, "to."+list), "%s", unaddressable(list, o.v1))
 		if o.policy != sdk.PolicyDegrade {
 			err = e
 			return
@@ -317,32 +317,14 @@ func (c *codec) readRecipients(i int, msg *message, o *routeOptions) error {
 		default:
 			return true
 		}
-		if !v.IsArray() {
-			if v.Exists() && v.Type != gjson.Null {
-				err = sdk.BadField(field(i, "to."+k.Str), "must be an array of strings")
-			}
-			return err == nil
-		}
-		n := 0
-		v.ForEach(func(_, id gjson.Result) bool {
-			n++
-			if id.Type != gjson.String || id.Str == "" {
-				return true // absent and empty mean the same
-			}
-			if why := checkSafe(id.Str); why != "" {
-				err = sdk.BadField(field(i, "to."+k.Str+"["+strconv.Itoa(n-1)+"]"), "%s %s", quote(id.Str), why)
-				return false
-			}
-			*list = append(*list, id.Str)
-			return true
-		})
+		*list, err = sdk.AppendRecipients(*list, i, k.Str, v, checkSafe)
 		return err == nil
 	})
 	if err != nil {
 		return err
 	}
 	if len(c.users)+len(c.groups)+len(c.rooms) == 0 && !skipped {
-		return sdk.BadField(field(i, sdk.KeyTo), "a message needs at least one user, group or room")
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyTo), "a message needs at least one user, group or room")
 	}
 	return nil
 }
@@ -406,7 +388,7 @@ func (c *codec) buildContent(i int, msg *message, o *routeOptions) (int64, strin
 	switch msg.kind {
 	case sdk.KindText, sdk.KindTip:
 		if msg.text == "" {
-			return 0, "", sdk.BadField(field(i, sdk.KeyText), "a %s message needs a text", msg.kind)
+			return 0, "", sdk.BadField(sdk.MessageField(i, sdk.KeyText), "a %s message needs a text", msg.kind)
 		}
 		if o.v1 {
 			p.Object().Key("msg").String(msg.text).End()
@@ -421,7 +403,7 @@ func (c *codec) buildContent(i int, msg *message, o *routeOptions) (int64, strin
 	case sdk.KindLocation:
 		lat, lng := msg.location.Get(sdk.LocLat), msg.location.Get(sdk.LocLng)
 		if lat.Type != gjson.Number || lng.Type != gjson.Number {
-			return 0, "", sdk.BadField(field(i, sdk.KeyLocation), "a location needs lat and lng numbers")
+			return 0, "", sdk.BadField(sdk.MessageField(i, sdk.KeyLocation), "a location needs lat and lng numbers")
 		}
 		p.Object()
 		if a := msg.location.Get(sdk.LocAddress).Str; a != "" {
@@ -449,7 +431,7 @@ func (c *codec) buildContent(i int, msg *message, o *routeOptions) (int64, strin
 			}
 			p.End()
 		default:
-			return 0, "", sdk.BadField(field(i, sdk.KeyCustom), "a custom message needs custom.data, or an event or fields")
+			return 0, "", sdk.BadField(sdk.MessageField(i, sdk.KeyCustom), "a custom message needs custom.data, or an event or fields")
 		}
 		return typeCustom, "", nil
 	case sdk.KindCommand:
@@ -461,11 +443,11 @@ func (c *codec) buildContent(i int, msg *message, o *routeOptions) (int64, strin
 	case sdk.KindNews, sdk.KindLink, sdk.KindTemplate, sdk.KindSystem, sdk.KindSMS, sdk.KindMail, sdk.KindExtension:
 		return c.degradeToText(i, msg, o, "NetEase has no "+msg.kind+" message")
 	}
-	return 0, "", sdk.BadField(field(i, sdk.KeyKind), "%s is not a canonical message kind", quote(msg.kind))
+	return 0, "", sdk.BadField(sdk.MessageField(i, sdk.KeyKind), "%s is not a canonical message kind", sdk.Quote(msg.kind))
 }
 
 func unsupported(i int, kind, why, fallback string) error {
-	return sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyKind),
+	return sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyKind),
 		"netease cannot carry this %s message exactly: %s (route policy reject; policy degrade sends %s)", kind, why, fallback)
 }
 
@@ -479,7 +461,7 @@ func (c *codec) degradeToText(i int, msg *message, o *routeOptions, why string) 
 	var ok bool
 	c.scratch, label, ok = sdk.AppendFallbackText(c.scratch[:0], msg.raw)
 	if !ok {
-		return 0, "", sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyKind), "netease cannot carry this %s message, and it has no text to degrade to", msg.kind)
+		return 0, "", sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyKind), "netease cannot carry this %s message, and it has no text to degrade to", msg.kind)
 	}
 	c.desc = ""
 	c.content.Reset()

@@ -84,7 +84,7 @@ func (c *codec) DecodeResponse(opts, batch []byte, answers *sdk.Answers, out *sd
 		a := answers.At(i)
 		t, ok := parseTag(str(a.Tag))
 		if !ok || t.msg >= len(c.msgs) {
-			return sdk.Error(abi.CodeInternal, "", "netease: answer %d carries the tag %s, which this codec did not write", i, quote(str(a.Tag)))
+			return sdk.Error(abi.CodeInternal, "", "netease: answer %d carries the tag %s, which this codec did not write", i, sdk.Quote(str(a.Tag)))
 		}
 		key, toType := listOf(t.list)
 		c.users = c.users[:0]

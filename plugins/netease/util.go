@@ -109,20 +109,6 @@ func describe(c byte) string {
 	return "'" + string(rune(c)) + "'"
 }
 
-// quote returns s quoted for an error message, shortened when long.
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strconv.Quote(s)
-}
-
-// field returns "messages[i]." + name, the path of a canonical field in an
-// encoder's error.
-func field(i int, name string) string {
-	return "messages[" + strconv.Itoa(i) + "]." + name
-}
-
 const upperHex = "0123456789ABCDEF"
 
 // appendQueryEscape appends s escaped for a form value, as

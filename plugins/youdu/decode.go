@@ -65,7 +65,7 @@ func (r *request) set(k string, v gjson.Result) {
 // already opened the AES envelope) into a batch of one message.
 func (c *codec) DecodeRequest(req *sdk.Request, out *sdk.JSON) error {
 	if !bytes.HasSuffix(req.Path, []byte(sendPath)) {
-		return sdk.Error(abi.CodeNotFound, "", "youdu: %s is not a message API: the codec decodes %s", quote(str(req.Path)), sendPath)
+		return sdk.Error(abi.CodeNotFound, "", "youdu: %s is not a message API: the codec decodes %s", sdk.Quote(str(req.Path)), sendPath)
 	}
 	body := str(req.Body)
 	if !gjson.Valid(body) {
@@ -86,7 +86,7 @@ func (c *codec) DecodeRequest(req *sdk.Request, out *sdk.JSON) error {
 	mt := r.msgType.Str
 	kind := kindOf(mt)
 	if kind == "" {
-		return sdk.BadField("msgType", "%s is not a Youdu message type: want one of %s", quote(mt), msgTypes)
+		return sdk.BadField("msgType", "%s is not a Youdu message type: want one of %s", sdk.Quote(mt), msgTypes)
 	}
 
 	var to recipients
@@ -249,7 +249,7 @@ func readList(v gjson.Result, name string, limit int, dept bool, all *bool) (str
 			why = checkID(p)
 		}
 		if why != "" {
-			err = sdk.BadField(name, "entry %d %s %s", i+1, quote(p), why)
+			err = sdk.BadField(name, "entry %d %s %s", i+1, sdk.Quote(p), why)
 			return false
 		}
 		n++
@@ -642,7 +642,7 @@ func decodeMail(v gjson.Result, out *sdk.JSON) error {
 		}
 	}
 	if s[0] != "" && s[0] != sdk.MailActionNew && s[0] != sdk.MailActionUnread {
-		return sdk.BadField("mail.action", "must be \"new\" or \"unread\", not %s", quote(s[0]))
+		return sdk.BadField("mail.action", "must be \"new\" or \"unread\", not %s", sdk.Quote(s[0]))
 	}
 	t, hasTime, err := optInt(v, "mail", "time")
 	if err != nil {

@@ -98,7 +98,7 @@ func (c *codec) EncodeRequest(opts, batch []byte, out *sdk.Requests) error {
 
 func (c *codec) encodeMessage(i int, m gjson.Result, policy sdk.Policy, out *sdk.Requests) error {
 	if !m.IsObject() {
-		return sdk.Error(abi.CodeInternal, field(i, ""), "youdu: a canonical message must be an object")
+		return sdk.Error(abi.CodeInternal, sdk.MessageField(i, ""), "youdu: a canonical message must be an object")
 	}
 	msg := readMessage(m)
 	all := msg.to.Get(sdk.ToAll).Type == gjson.True
@@ -214,7 +214,7 @@ func (c *codec) readRecipients(i int, msg *message, policy sdk.Policy) error {
 	c.users, c.depts, c.emails = c.users[:0], c.depts[:0], c.emails[:0]
 	to := msg.to
 	if !to.IsObject() {
-		return sdk.BadField(field(i, sdk.KeyTo), "a message needs recipients")
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyTo), "a message needs recipients")
 	}
 	var err error
 	skipped := false
@@ -238,45 +238,27 @@ func (c *codec) readRecipients(i int, msg *message, policy sdk.Policy) error {
 		case sdk.ToEmails:
 			if msg.kind != sdk.KindMail {
 				if hasEntry(v) {
-					skip(sdk.Error(abi.CodeUnsupported, field(i, "to.emails"), "youdu: only mail messages go to e-mail addresses, not %s", msg.kind))
+					skip(sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, "to.emails"), "youdu: only mail messages go to e-mail addresses, not %s", msg.kind))
 				}
 				return err == nil
 			}
 			list = &c.emails
 		case sdk.ToGroups, sdk.ToRooms:
 			if hasEntry(v) {
-				skip(sdk.Error(abi.CodeUnsupported, field(i, "to."+k.Str), "%s", unaddressable(k.Str)))
+				skip(sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, "to."+k.Str), "%s", unaddressable(k.Str)))
 			}
 			return err == nil
 		default:
 			return true
 		}
-		if !v.IsArray() {
-			if v.Exists() && v.Type != gjson.Null {
-				err = sdk.BadField(field(i, "to."+k.Str), "must be an array of strings")
-			}
-			return err == nil
-		}
-		n := 0
-		v.ForEach(func(_, id gjson.Result) bool {
-			n++
-			if id.Type != gjson.String || id.Str == "" {
-				return true // absent and empty mean the same
-			}
-			if why := checkID(id.Str); why != "" {
-				err = sdk.BadField(field(i, "to."+k.Str+"["+strconv.Itoa(n-1)+"]"), "%s %s", quote(id.Str), why)
-				return false
-			}
-			*list = append(*list, id.Str)
-			return true
-		})
+		*list, err = sdk.AppendRecipients(*list, i, k.Str, v, checkID)
 		return err == nil
 	})
 	if err != nil {
 		return err
 	}
 	if len(c.users)+len(c.depts)+len(c.emails) == 0 && to.Get(sdk.ToAll).Type != gjson.True && !skipped {
-		return sdk.BadField(field(i, sdk.KeyTo), "a message needs at least one user, department, e-mail address or all")
+		return sdk.BadField(sdk.MessageField(i, sdk.KeyTo), "a message needs at least one user, department, e-mail address or all")
 	}
 	return nil
 }
@@ -294,7 +276,7 @@ func (c *codec) buildPayload(i int, msg *message, policy sdk.Policy) (msgType, l
 	switch msg.kind {
 	case sdk.KindText:
 		if msg.text == "" {
-			return "", "", sdk.BadField(field(i, sdk.KeyText), "a text message needs a text")
+			return "", "", sdk.BadField(sdk.MessageField(i, sdk.KeyText), "a text message needs a text")
 		}
 		p.Object().Key("content").String(msg.text).End()
 		return "text", "", nil
@@ -321,7 +303,7 @@ func (c *codec) buildPayload(i int, msg *message, policy sdk.Policy) (msgType, l
 	case sdk.KindLink:
 		title, url := msg.link.Get(sdk.LinkTitle).Str, msg.link.Get(sdk.LinkURL).Str
 		if title == "" || url == "" {
-			return "", "", sdk.BadField(field(i, sdk.KeyLink), "a link needs a title and a url")
+			return "", "", sdk.BadField(sdk.MessageField(i, sdk.KeyLink), "a link needs a title and a url")
 		}
 		writeLink(p, title, url, msg.link.Get(sdk.LinkAction).Int())
 		return "link", "", nil
@@ -330,7 +312,7 @@ func (c *codec) buildPayload(i int, msg *message, policy sdk.Policy) (msgType, l
 	case sdk.KindSMS:
 		from := msg.sms.Get(sdk.SMSFrom).Str
 		if from == "" || msg.text == "" {
-			return "", "", sdk.BadField(field(i, sdk.KeySMS), "an sms needs sms.from and a text")
+			return "", "", sdk.BadField(sdk.MessageField(i, sdk.KeySMS), "an sms needs sms.from and a text")
 		}
 		p.Object().Key("from").String(from).Key("content").String(msg.text).End()
 		return "sms", "", nil
@@ -338,16 +320,16 @@ func (c *codec) buildPayload(i int, msg *message, policy sdk.Policy) (msgType, l
 		mailPayload(p, msg.mail)
 		return "mail", "", nil
 	case sdk.KindCommand:
-		return "", "", sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyKind),
+		return "", "", sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyKind),
 			"youdu cannot carry a command message: it is an invisible signal, so it is rejected even when the route degrades")
 	case sdk.KindLocation, sdk.KindCustom, sdk.KindTip, sdk.KindTemplate, sdk.KindExtension:
 		return c.degradeToText(i, msg, policy, "Youdu app messages have no "+msg.kind)
 	}
-	return "", "", sdk.BadField(field(i, sdk.KeyKind), "%s is not a canonical message kind", quote(msg.kind))
+	return "", "", sdk.BadField(sdk.MessageField(i, sdk.KeyKind), "%s is not a canonical message kind", sdk.Quote(msg.kind))
 }
 
 func unsupported(i int, kind, why, fallback string) error {
-	return sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyKind),
+	return sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyKind),
 		"youdu cannot carry this %s message exactly: %s (route policy reject; policy degrade sends %s)", kind, why, fallback)
 }
 
@@ -366,7 +348,7 @@ func (c *codec) degradeToLink(i int, msg *message, policy sdk.Policy, why string
 		return "", "", unsupported(i, msg.kind, why, "a link to its url")
 	}
 	if url == "" {
-		return "", "", sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyMedia),
+		return "", "", sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyMedia),
 			"youdu cannot carry this %s message: %s, and it has no url to link to", msg.kind, why)
 	}
 	title := msg.text
@@ -404,7 +386,7 @@ func (c *codec) degradeToText(i int, msg *message, policy sdk.Policy, why string
 	var ok bool
 	c.scratch, label, ok = sdk.AppendFallbackText(c.scratch[:0], msg.raw)
 	if !ok {
-		return "", "", sdk.Error(abi.CodeUnsupported, field(i, sdk.KeyKind),
+		return "", "", sdk.Error(abi.CodeUnsupported, sdk.MessageField(i, sdk.KeyKind),
 			"youdu cannot carry this %s message, and it has no text to degrade to", msg.kind)
 	}
 	c.payload.Object().Key("content").StringBytes(c.scratch).End()
@@ -486,7 +468,7 @@ func (c *codec) sysMsgPayload(i int, msg *message) error {
 	s := msg.system
 	title := s.Get(sdk.SystemTitle).Str
 	if title == "" {
-		return sdk.BadField(field(i, "system.title"), "a Youdu system message needs a title")
+		return sdk.BadField(sdk.MessageField(i, "system.title"), "a Youdu system message needs a title")
 	}
 	p := &c.payload
 	p.Object().Key("title").String(title)
@@ -505,7 +487,7 @@ func (c *codec) sysMsgPayload(i int, msg *message) error {
 		l := it.Get(sdk.SystemItemLink)
 		title, url := l.Get(sdk.LinkTitle).Str, l.Get(sdk.LinkURL).Str
 		if title == "" || url == "" {
-			err = sdk.BadField(field(i, "system.items["+strconv.Itoa(n)+"]"), "an item needs a text or a link with a title and a url")
+			err = sdk.BadField(sdk.MessageField(i, "system.items["+strconv.Itoa(n)+"]"), "an item needs a text or a link with a title and a url")
 			return false
 		}
 		p.Object().Key("link")
@@ -519,7 +501,7 @@ func (c *codec) sysMsgPayload(i int, msg *message) error {
 	}
 	if n == 0 {
 		if msg.text == "" {
-			return sdk.BadField(field(i, "system.items"), "a Youdu system message needs at least one item")
+			return sdk.BadField(sdk.MessageField(i, "system.items"), "a Youdu system message needs at least one item")
 		}
 		p.Object().Key("text").Object().Key("content").String(msg.text).End().End()
 	}

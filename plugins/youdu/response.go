@@ -80,7 +80,7 @@ func (c *codec) DecodeResponse(opts, batch []byte, answers *sdk.Answers, out *sd
 		a := answers.At(i)
 		t, ok := parseTag(str(a.Tag))
 		if !ok || t.msg >= len(c.msgs) {
-			return sdk.Error(abi.CodeInternal, "", "youdu: answer %d carries the tag %s, which this codec did not write", i, quote(str(a.Tag)))
+			return sdk.Error(abi.CodeInternal, "", "youdu: answer %d carries the tag %s, which this codec did not write", i, sdk.Quote(str(a.Tag)))
 		}
 		r := sdk.Result{Message: t.msg, Degraded: t.label}
 		c.invalid = c.invalid[:0]

@@ -66,17 +66,3 @@ func checkDept(id string) string {
 	}
 	return ""
 }
-
-// quote returns s quoted for an error message, shortened when long.
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strconv.Quote(s)
-}
-
-// field returns "messages[i]." + name, the path of a canonical field in an
-// encoder's error.
-func field(i int, name string) string {
-	return "messages[" + strconv.Itoa(i) + "]." + name
-}
