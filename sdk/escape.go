@@ -95,6 +95,13 @@ func plainWord(x uint64) bool {
 
 func hasZero(v uint64) uint64 { return (v - ones) &^ v & highs }
 
+// quietWord reports whether none of the eight bytes of x ends or escapes
+// inside a JSON string: no byte below 0x20, no " and no \. Bytes from 0x80
+// up pass (validString does not judge UTF-8).
+func quietWord(x uint64) bool {
+	return ((x-0x20*ones)&^x|hasZero(x^(0x22*ones))|hasZero(x^(0x5c*ones)))&highs == 0
+}
+
 const hexDigit = "0123456789abcdef"
 
 // plain[c] is true for the ASCII bytes appendString copies as they are:

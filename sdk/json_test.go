@@ -446,3 +446,17 @@ func TestValidValue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidString holds validString, with its eight-bytes-at-a-time skip,
+// to encoding/json's idea of one JSON string.
+func FuzzValidString(f *testing.F) {
+	for _, s := range []string{"", "plain text that runs past eight bytes", `a\"b`, "tab\tin", `\u00e9\uD83D`, `\u12g4`, "中文 and more text", `ends with \`, `x"y`, "\x7f\x80\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		raw := `"` + s + `"`
+		if got, want := validString(raw), json.Valid([]byte(raw)); got != want {
+			t.Fatalf("validString(%q) = %v, encoding/json says %v", raw, got, want)
+		}
+	})
+}
