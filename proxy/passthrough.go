@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -71,19 +70,13 @@ func (x *exchange) passthrough() {
 	}
 	c.tag, c.failed, c.errDoc = nil, false, c.errDoc[:0]
 
-	l := x.leg
-	start := time.Now()
-	err := l.provider.Do(&x.rc, x.deadline, &c.req, &c.ans)
 	x.sent = 1
-	if err != nil {
+	if ge := x.do(c); ge != nil {
 		// Not sent, or sent with no answer (delivery unknown): the client
 		// gets the relay's error, never a success.
-		ge := upstream.TransportError(err)
-		l.prov.m.Failed(string(ge.Code), time.Since(start))
 		x.fail(ge)
 		return
 	}
-	l.prov.m.Answered(c.ans.Status, time.Since(start))
 	x.forwarded = true
 	x.outcome = passthroughOutcome(c.ans.Status, c.ans.Body)
 	ctx.SetStatusCode(c.ans.Status)

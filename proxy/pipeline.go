@@ -213,11 +213,7 @@ func (x *exchange) run() {
 	f = abi.AppendField(f, ctx.URI().QueryString())
 	f = abi.AppendField(f, ctx.Request.Header.ContentType())
 	x.frame = abi.AppendField(f, body)
-	if err := x.call(r.inbound, abi.HookDecodeRequest, &x.batch); err != nil {
-		x.failPlugin(r.inbound, err)
-		return
-	}
-	if err := x.checkBatch(r.inbound, abi.HookDecodeRequest, x.batch); err != nil {
+	if err := x.callBatch(r.inbound, abi.HookDecodeRequest, &x.batch); err != nil {
 		x.failPlugin(r.inbound, err)
 		return
 	}
@@ -231,11 +227,7 @@ func (x *exchange) run() {
 		f = abi.AppendFrame(x.frame[:0], 2)
 		f = abi.AppendField(f, r.mwOpts[i])
 		x.frame = abi.AppendField(f, x.batch)
-		if err := x.call(mi, abi.HookTransform, &x.spare); err != nil {
-			x.failPlugin(mi, err)
-			return
-		}
-		if err := x.checkBatch(mi, abi.HookTransform, x.spare); err != nil {
+		if err := x.callBatch(mi, abi.HookTransform, &x.spare); err != nil {
 			x.failPlugin(mi, err)
 			return
 		}
@@ -256,15 +248,19 @@ func (x *exchange) run() {
 	x.respond()
 }
 
-// checkBatch refuses a canonical batch that is not valid JSON, as a fault
-// of plugin i, whose hook returned it. Every batch is checked here, once
-// and natively, so the hooks that read it need not (abi.FieldBatch).
-func (x *exchange) checkBatch(i int, hook abi.Hook, batch []byte) error {
-	if gjson.Valid(unsafeString(batch)) {
-		return nil
+// callBatch is call for a hook that returns a canonical batch
+// (decode_request, transform): output that is not valid JSON is refused as
+// a fault of plugin i. Every batch is checked here, once and natively, so
+// the hooks that read it need not (abi.FieldBatch).
+func (x *exchange) callBatch(i int, hook abi.Hook, dst *[]byte) error {
+	if err := x.call(i, hook, dst); err != nil {
+		return err
 	}
-	return &wasmhost.Error{Plugin: x.r.plugins[i].Name(), Op: hook.String(), Kind: wasmhost.ErrBadOutput,
-		Detail: "the canonical batch is not valid JSON: " + strconv.Quote(unsafeString(batch[:min(len(batch), 120)]))}
+	if batch := *dst; !gjson.Valid(unsafeString(batch)) {
+		return &wasmhost.Error{Plugin: x.r.plugins[i].Name(), Op: hook.String(), Kind: wasmhost.ErrBadOutput,
+			Detail: "the canonical batch is not valid JSON: " + strconv.Quote(unsafeString(batch[:min(len(batch), 120)]))}
+	}
+	return nil
 }
 
 // deliver translates x.batch for one leg, sends it and leaves the leg's
@@ -414,7 +410,10 @@ func (x *exchange) send() {
 	}
 }
 
-func (x *exchange) do(c *call) {
+// do sends one call to the current leg's provider and counts it. A
+// transport failure marks the call failed and is returned as the canonical
+// error it becomes.
+func (x *exchange) do(c *call) *abi.GuestError {
 	start := time.Now()
 	l := x.leg
 	if err := l.provider.Do(&x.rc, x.deadline, &c.req, &c.ans); err != nil {
@@ -422,9 +421,10 @@ func (x *exchange) do(c *call) {
 		ge := upstream.TransportError(err)
 		c.errDoc = ge.AppendJSON(c.errDoc[:0])
 		l.prov.m.Failed(string(ge.Code), time.Since(start))
-		return
+		return ge
 	}
 	l.prov.m.Answered(c.ans.Status, time.Since(start))
+	return nil
 }
 
 // appendAnswers appends FieldResponses: a frame of answer frames, in the
