@@ -35,27 +35,42 @@ func usage(pid int) (procUsage, error) {
 	return u, nil
 }
 
-func cpuOf(pid int) (time.Duration, error) {
+// statFields returns the fields of /proc/<pid>/stat from field 3 (state)
+// on: the command name before them may hold spaces, so they start after
+// the last ')'.
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("unexpected stat line %q", b)
+	}
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+func cpuOf(pid int) (time.Duration, error) {
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name may hold spaces: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unexpected stat line %q", b)
-	}
-	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("short stat line %q", b)
+		return 0, fmt.Errorf("short stat line %q", f)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bad utime/stime in %q", b)
+		return 0, fmt.Errorf("bad utime/stime in %q", f)
 	}
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// exited reports whether pid has ended (a zombie not yet waited for).
+func exited(pid int) bool {
+	f, err := statFields(pid)
+	return err != nil || len(f) == 0 || f[0] == "Z" || f[0] == "X"
 }
 
 // hwmOf is the peak resident set size in KiB (0 when unknown).

@@ -297,16 +297,6 @@ func startTraefik(bin, upstream string) (*server, error) {
 	return nil, fmt.Errorf("bench: traefik on %s did not answer a getsender message (last: %s)\n%s", addr, last, tail(log, 4000))
 }
 
-// exited reports whether pid has ended (a zombie not yet waited for).
-func exited(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
-}
-
 // probe sends one getsender message and says what was wrong with the
 // answer ("" when it is a success).
 func probe(c *http.Client, url string, body []byte) string {
