@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -32,21 +31,14 @@ const quietNetease = `{"code":200,"data":{"message_server_id":"m1"}}`
 // allocation counters are process-wide).
 func quietUpstream(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	return serveUpstream(tb, &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		if bytes.HasPrefix(ctx.Path(), nimserver) { // a pass-through NetEase call
 			ctx.SetBodyString(quietNetease)
 			return
 		}
 		ctx.SetBodyString(`{"id":"m1"}`)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+	}})
 }
 
 // hostPath builds a relay on the echo codec (a pass-through translation)

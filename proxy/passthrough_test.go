@@ -44,14 +44,7 @@ type neteaseUpstream struct {
 func startNetease(t *testing.T) *neteaseUpstream {
 	t.Helper()
 	u := &neteaseUpstream{status: 200, ct: "application/json;charset=utf-8", body: `{"code":200,"data":{"message_server_id":"42"}}`}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: u.serve, DisablePreParseMultipartForm: true}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	u.url = "http://" + ln.Addr().String()
+	u.url = serveUpstream(t, &fasthttp.Server{Handler: u.serve, DisablePreParseMultipartForm: true})
 	return u
 }
 
@@ -131,8 +124,7 @@ func (r *relay) send(t *testing.T, uri, ct string, headers map[string]string, bo
 		req.Header.Set(k, v)
 	}
 	req.SetBodyString(body)
-	cli := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return r.ln.Dial() }, DisablePathNormalizing: true, MaxIdemponentCallAttempts: 1}
-	if err := cli.DoTimeout(req, resp, 20*time.Second); err != nil {
+	if err := r.cli.DoTimeout(req, resp, 20*time.Second); err != nil {
 		t.Fatalf("POST %s: %v", uri, err)
 	}
 	return rawAnswer{resp.StatusCode(), string(resp.Header.ContentType()), string(resp.Body())}

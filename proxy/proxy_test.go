@@ -66,6 +66,7 @@ func startRelay(t *testing.T, cfg *config.Config) *relay {
 		Dial:                      func(string) (net.Conn, error) { return ln.Dial() },
 		MaxIdemponentCallAttempts: 1,
 		ReadTimeout:               20 * time.Second,
+		DisablePathNormalizing:    true, // tests send paths byte for byte
 	}
 	return &relay{s: s, ln: ln, cli: cli}
 }
@@ -73,20 +74,8 @@ func startRelay(t *testing.T, cfg *config.Config) *relay {
 // post sends a request to the relay and returns the status and body.
 func (r *relay) post(t *testing.T, uri string, headers map[string]string, body string) (int, string) {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://relay" + uri)
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	req.SetBodyString(body)
-	if err := r.cli.DoTimeout(req, resp, 20*time.Second); err != nil {
-		t.Fatalf("POST %s: %v", uri, err)
-	}
-	return resp.StatusCode(), string(resp.Body())
+	a := r.send(t, uri, "application/json", headers, body)
+	return a.status, a.body
 }
 
 // echoUpstream is a provider that speaks the echo plugin's toy dialect:
@@ -104,15 +93,21 @@ type echoUpstream struct {
 func startEcho(t *testing.T) *echoUpstream {
 	t.Helper()
 	u := &echoUpstream{fail: map[string]int{}}
+	u.url = serveUpstream(t, &fasthttp.Server{Handler: u.serve})
+	return u
+}
+
+// serveUpstream serves srv on a fresh loopback port until the test ends
+// and returns its URL.
+func serveUpstream(tb testing.TB, srv *fasthttp.Server) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: u.serve}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	u.url = "http://" + ln.Addr().String()
-	return u
+	tb.Cleanup(func() { _ = srv.Shutdown() })
+	return "http://" + ln.Addr().String()
 }
 
 func (u *echoUpstream) serve(ctx *fasthttp.RequestCtx) {
